@@ -1,0 +1,5 @@
+import sys
+
+from exbert_lit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the `exbert-lit` CLI; each module has `register(subparsers)`."""
