@@ -1,0 +1,114 @@
+/**
+ * Attention maths for the attention view, as pure functions.
+ *
+ * A layer's attention arrives from the model as `[heads, T, T]` with
+ * att[h][i][j] = how much token i (query, left column) attends to token j
+ * (key, right column); every row sums to 1.
+ */
+
+/** `[T, T]`: rows = attending token (left), columns = attended token. */
+export type Matrix = number[][];
+
+/**
+ * Mean over the selected heads (1-based; [] = all) of `[heads, T, T]`.
+ * The mean of row-stochastic matrices is row-stochastic, so the aggregate
+ * reads like a single head.
+ */
+export function aggregateHeads(att: number[][][], heads: number[]): Matrix {
+  if (att.length === 0) return [];
+  const chosen = heads.length === 0 ? att.map((_, i) => i) :
+                                      heads.map(h => h - 1);
+  for (const h of chosen) {
+    if (h < 0 || h >= att.length) {
+      throw new RangeError(`head ${h + 1} is out of range 1..${att.length}`);
+    }
+  }
+  const size = att[0].length;
+  const out: Matrix = Array.from(
+      {length: size}, () => new Array<number>(att[0][0]?.length ?? 0).fill(0));
+  for (const h of chosen) {
+    const m = att[h];
+    for (let i = 0; i < size; i++) {
+      for (let j = 0; j < m[i].length; j++) out[i][j] += m[i][j];
+    }
+  }
+  for (const row of out) {
+    for (let j = 0; j < row.length; j++) row[j] /= chosen.length;
+  }
+  return out;
+}
+
+/**
+ * Drops hidden tokens (e.g. [CLS], [SEP]) and renormalises: every visible
+ * row is rescaled to sum to 1 over the visible columns, so the weight that
+ * went to hidden tokens is shared out in proportion. Hidden rows and columns
+ * become 0. A visible row whose visible weights are all 0 stays 0.
+ */
+export function renormaliseRows(m: Matrix, visible: boolean[]): Matrix {
+  return m.map((row, i) => {
+    if (!visible[i]) return row.map(() => 0);
+    const kept = row.map((w, j) => (visible[j] ? w : 0));
+    const total = kept.reduce((a, b) => a + b, 0);
+    return total > 0 ? kept.map(w => w / total) : kept;
+  });
+}
+
+/** True iff nothing above the diagonal exceeds tol (no attention forward). */
+export function isLowerTriangular(m: Matrix, tol = 1e-6): boolean {
+  for (let i = 0; i < m.length; i++) {
+    for (let j = i + 1; j < m[i].length; j++) {
+      if (m[i][j] > tol) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether a model is causal, judged from one layer's attention
+ * `[heads, T, T]`: every head lower-triangular. A one-token sentence says
+ * nothing, so it counts as not causal.
+ */
+export function isCausalAttention(att: number[][][], tol = 1e-6): boolean {
+  if (att.length === 0 || att[0].length < 2) return false;
+  return att.every(m => isLowerTriangular(m, tol));
+}
+
+/** Which token the user points at, and in which column. */
+export interface Focus {
+  index: number;
+  /** 'left' = the attending token (outgoing), 'right' = attended (incoming). */
+  side: 'left'|'right';
+}
+
+export interface Edge {
+  from: number;
+  to: number;
+  weight: number;
+}
+
+/**
+ * The curves to draw: every weight above minWeight, or with a focus only
+ * the focused token's outgoing (left) or incoming (right) attention.
+ */
+export function edgesToDraw(
+    m: Matrix, focus: Focus|null, minWeight = 0.01): Edge[] {
+  const edges: Edge[] = [];
+  for (let i = 0; i < m.length; i++) {
+    if (focus?.side === 'left' && focus.index !== i) continue;
+    for (let j = 0; j < m[i].length; j++) {
+      if (focus?.side === 'right' && focus.index !== j) continue;
+      const weight = m[i][j];
+      if (weight > minWeight) edges.push({from: i, to: j, weight});
+    }
+  }
+  return edges;
+}
+
+/**
+ * The tokens greyed out for a causal model when the user points at token
+ * `index`: those after it, which it cannot see.
+ */
+export function futureTokens(numTokens: number, index: number|null): boolean[] {
+  return Array.from(
+      {length: numTokens}, (_, j) => index !== null && j > index);
+}

@@ -1,0 +1,63 @@
+/**
+ * Colour scales of the exBERT views.
+ *
+ * Neighbour offsets get fixed colours so a bar in a histogram and a column
+ * in the match list that show the same offset always look the same: the
+ * summarised token (0) is orange, left neighbours blues, right neighbours
+ * greens, fading with distance.
+ */
+
+const LEFT = ['#1f77b4', '#6baed6', '#9ecae1', '#c6dbef'];
+const RIGHT = ['#2ca02c', '#74c476', '#a1d99b', '#c7e9c0'];
+const CENTRE = '#ff7f0e';
+/** The max-attention histograms' colour. */
+export const MAX_ATT_COLOR = '#9467bd';
+
+/** Colour of the column / bars for a neighbour offset. */
+export function offsetColor(offset: number): string {
+  if (!Number.isInteger(offset)) {
+    throw new RangeError(`offset must be an integer, got ${offset}`);
+  }
+  if (offset === 0) return CENTRE;
+  const palette = offset < 0 ? LEFT : RIGHT;
+  return palette[Math.min(Math.abs(offset), palette.length) - 1];
+}
+
+/** Label of an offset as the search result keys it: "0", "-1", "+2". */
+export function offsetKey(offset: number): string {
+  return offset > 0 ? `+${offset}` : `${offset}`;
+}
+
+export interface CurveStyle {
+  opacity: number;
+  width: number;
+}
+
+/**
+ * Opacity and stroke width of an attention curve. Weight 1 is fully opaque
+ * and 4 px wide; weights are clamped to [0, 1] so rounding never produces
+ * an invalid style.
+ */
+export function curveStyle(weight: number): CurveStyle {
+  const w = Math.min(1, Math.max(0, weight));
+  return {
+    opacity: Math.round(w * 1000) / 1000,
+    width: Math.round((0.5 + 3.5 * w) * 100) / 100,
+  };
+}
+
+/** Colour of head h of n (1-based), evenly spaced hues. */
+export function headColor(h: number, n: number): string {
+  const hue = Math.round(((h - 1) * 360) / Math.max(1, n));
+  return `hsl(${hue}, 60%, 45%)`;
+}
+
+/**
+ * A white-to-blue scale for heat-map cells (per-head strips), as rgb().
+ * Values outside [0, 1] are clamped.
+ */
+export function heatColor(value: number): string {
+  const v = Math.min(1, Math.max(0, value));
+  const lerp = (a: number, b: number) => Math.round(a + (b - a) * v);
+  return `rgb(${lerp(255, 8)}, ${lerp(255, 81)}, ${lerp(255, 156)})`;
+}

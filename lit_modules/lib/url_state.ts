@@ -1,0 +1,118 @@
+/**
+ * The exBERT views' state in the URL, so an experiment is a link.
+ *
+ * LIT keeps the model and the example (`models=`, `primary=`, and the fields
+ * of added examples) in its own URL parameters; we add ours with the
+ * `exbert_` prefix. Decoding never throws: a hand-edited or stale link falls
+ * back to defaults for whatever it cannot read.
+ */
+
+import {formatHeadSet, HeadSetError, parseHeadSet} from './heads';
+
+export type SearchKind = 'embedding'|'context';
+
+export interface ViewState {
+  /** 1..L; null = not chosen yet (the view picks one). */
+  layer: number|null;
+  /** Sorted 1-based heads; [] = all. */
+  heads: number[];
+  /** Frozen (clicked) token, 0-based word-piece index; null = none. */
+  token: number|null;
+  /** Column of the frozen token: left = outgoing, right = incoming. */
+  side: 'left'|'right';
+  hideSpecials: boolean;
+  kind: SearchKind;
+  /** Neighbour offsets shown beside the summarised token (never 0). */
+  offsets: number[];
+}
+
+export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
+  layer: null,
+  heads: [],
+  token: null,
+  side: 'left',
+  hideSpecials: false,
+  kind: 'context',
+  offsets: [-1, 1],
+});
+
+export const URL_PREFIX = 'exbert_';
+const KEY_HEADS = 'exbert_heads';
+const KEY_TOKEN = 'exbert_token';
+const KEY_SIDE = 'exbert_side';
+const KEY_SPECIALS = 'exbert_hide_specials';
+const KEY_KIND = 'exbert_kind';
+const KEY_OFFSETS = 'exbert_offsets';
+
+/** Sorted unique non-zero integer offsets from `-2,-1,1`; null if unreadable. */
+export function parseOffsets(text: string): number[]|null {
+  const parts = text.split(',').map(s => s.trim()).filter(s => s !== '');
+  if (parts.some(p => !/^[+-]?\d+$/.test(p))) return null;
+  const values = new Set(parts.map(Number).filter(v => v !== 0));
+  return [...values].sort((a, b) => a - b);
+}
+
+/** Our parameters for a state; defaults are left out to keep links short. */
+export function encodeState(state: ViewState): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (state.layer !== null) {
+    out.push([KEY_HEADS, formatHeadSet({layer: state.layer, heads: state.heads})]);
+  }
+  if (state.token !== null) {
+    out.push([KEY_TOKEN, String(state.token)]);
+    if (state.side !== 'left') out.push([KEY_SIDE, state.side]);
+  }
+  if (state.hideSpecials) out.push([KEY_SPECIALS, '1']);
+  if (state.kind !== DEFAULT_STATE.kind) out.push([KEY_KIND, state.kind]);
+  if (state.offsets.join(',') !== DEFAULT_STATE.offsets.join(',')) {
+    out.push([KEY_OFFSETS, state.offsets.join(',')]);
+  }
+  return out;
+}
+
+/** The state a URL's query describes (defaults for what is missing or bad). */
+export function decodeState(params: URLSearchParams): ViewState {
+  const state: ViewState = {...DEFAULT_STATE, heads: [], offsets: [...DEFAULT_STATE.offsets]};
+  const heads = params.get(KEY_HEADS);
+  if (heads !== null) {
+    try {
+      const selection = parseHeadSet(heads);
+      state.layer = selection.layer;
+      state.heads = selection.heads;
+    } catch (e) {
+      if (!(e instanceof HeadSetError)) throw e;
+    }
+  }
+  const token = params.get(KEY_TOKEN);
+  if (token !== null && /^\d+$/.test(token)) state.token = Number(token);
+  if (params.get(KEY_SIDE) === 'right') state.side = 'right';
+  state.hideSpecials = params.get(KEY_SPECIALS) === '1';
+  const kind = params.get(KEY_KIND);
+  if (kind === 'embedding' || kind === 'context') state.kind = kind;
+  const offsets = params.get(KEY_OFFSETS);
+  if (offsets !== null) {
+    const parsed = parseOffsets(offsets);
+    if (parsed !== null) state.offsets = parsed;
+  }
+  return state;
+}
+
+/**
+ * A URL (path + query + hash) with our parameters replaced by the state's,
+ * keeping every other parameter as it was. LIT rewrites the query from its
+ * own state; this puts ours back.
+ */
+export function withState(url: string, state: ViewState): string {
+  const hashAt = url.indexOf('#');
+  const hash = hashAt >= 0 ? url.slice(hashAt) : '';
+  const noHash = hashAt >= 0 ? url.slice(0, hashAt) : url;
+  const queryAt = noHash.indexOf('?');
+  const path = queryAt >= 0 ? noHash.slice(0, queryAt) : noHash;
+  const params = new URLSearchParams(queryAt >= 0 ? noHash.slice(queryAt + 1) : '');
+  for (const key of [...params.keys()]) {
+    if (key.startsWith(URL_PREFIX)) params.delete(key);
+  }
+  for (const [key, value] of encodeState(state)) params.append(key, value);
+  const query = params.toString();
+  return `${path}${query === '' ? '' : '?' + query}${hash}`;
+}

@@ -1,0 +1,63 @@
+import {strict as assert} from 'node:assert';
+import {describe, it} from 'node:test';
+
+import {decodeState, DEFAULT_STATE, encodeState, parseOffsets, ViewState, withState} from './url_state';
+
+const FULL: ViewState = {
+  layer: 4, heads: [1, 3, 9], token: 5, side: 'right', hideSpecials: true,
+  kind: 'embedding', offsets: [-2, -1, 1],
+};
+
+describe('encode / decode', () => {
+  const cases: Array<[string, ViewState, string]> = [
+    ['defaults give no parameters', {...DEFAULT_STATE}, ''],
+    ['everything set', FULL,
+     'exbert_heads=4-%5B1%2C3%2C9%5D&exbert_token=5&exbert_side=right&' +
+     'exbert_hide_specials=1&exbert_kind=embedding&exbert_offsets=-2%2C-1%2C1'],
+    ['one head, left column', {...DEFAULT_STATE, layer: 2, heads: [3], token: 0},
+     'exbert_heads=2-3&exbert_token=0'],
+  ];
+  for (const [name, state, query] of cases) {
+    it(name, () => {
+      assert.equal(new URLSearchParams(encodeState(state)).toString(), query);
+      assert.deepEqual(decodeState(new URLSearchParams(query)), state);
+    });
+  }
+
+  const bad: Array<[string, string, Partial<ViewState>]> = [
+    ['unreadable heads fall back', 'exbert_heads=four', {}],
+    ['negative token ignored', 'exbert_token=-3', {}],
+    ['unknown kind ignored', 'exbert_kind=magic', {}],
+    ['bad offsets ignored', 'exbert_offsets=1,x', {}],
+    ['zero dropped from offsets', 'exbert_offsets=1,0,-1,1', {offsets: [-1, 1]}],
+    ['other parameters ignored', 'models=bert&primary=abc', {}],
+  ];
+  for (const [name, query, changes] of bad) {
+    it(name, () => {
+      assert.deepEqual(decodeState(new URLSearchParams(query)), {...DEFAULT_STATE, ...changes});
+    });
+  }
+});
+
+describe('parseOffsets', () => {
+  const cases: Array<[string, number[]|null]> = [
+    ['-1,1', [-1, 1]], ['+2, -2', [-2, 2]], ['', []], ['a', null],
+  ];
+  for (const [text, offsets] of cases) {
+    it(`parses "${text}"`, () => assert.deepEqual(parseOffsets(text), offsets));
+  }
+});
+
+describe('withState', () => {
+  const cases: Array<[string, ViewState, string]> = [
+    ['/?models=bert&dataset=d', {...DEFAULT_STATE, layer: 2, heads: []},
+     '/?models=bert&dataset=d&exbert_heads=2'],
+    ['/?models=bert&exbert_heads=9&exbert_token=3', {...DEFAULT_STATE, layer: 2},
+     '/?models=bert&exbert_heads=2'],
+    ['/', {...DEFAULT_STATE}, '/'],
+    ['/x?a=1#frag', {...DEFAULT_STATE, hideSpecials: true}, '/x?a=1&exbert_hide_specials=1#frag'],
+  ];
+  for (const [url, state, expected] of cases) {
+    it(`rewrites ${url}`, () => assert.equal(withState(url, state), expected));
+  }
+});
