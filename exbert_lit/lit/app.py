@@ -1,0 +1,295 @@
+"""LIT's LitApp with three things exBERT needs: clear errors, one model call at a time,
+and predictions limited to the fields a view asks for.
+
+1. Requests naming an unknown model, dataset, interpreter or generator, or carrying an empty
+   text, fail with a one-line message naming the problem (LIT's own would be a bare KeyError
+   or a model traceback). Errors stay LIT's error response (HTTP 500, "Uncaught error: ...").
+2. `SerialModel` runs one predict/internals call per model at a time, so the threaded server
+   can take concurrent requests without two threads sharing a model's forward hooks.
+3. Field-limited predictions. LIT's `/get_preds` runs the model's full `predict()` (for our
+   models: every layer's attention, E(l), C(l), top-k and a backward pass for the gradients)
+   and filters the fields afterwards. The attention view only needs one layer's attention, so
+   when every requested field is one that `internals()` gives (tokens, special_tokens and the
+   per-layer attention / token_emb / context_emb) and the example carries no `tokens` /
+   `input_embs` override, the app runs the model's `internals()` (a forward pass without
+   gradients) and keeps the result in a small per-model LRU cache. The corpus-search
+   interpreter reads its query vectors through the same path, so a search after the attention
+   view has drawn the sentence runs no model at all. Full predictions already in LIT's cache are
+   always preferred; anything else goes through LIT's normal path unchanged.
+   Attention weights in a field-limited response are rounded to 4 decimals (1e-4 is below what
+   a line's opacity shows), which halves the JSON size.
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import re
+import threading
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+from absl import logging
+from lit_nlp import app as lit_app
+from lit_nlp.api import model as lit_model
+from lit_nlp.api import types as lit_types
+from lit_nlp.lib import caching
+from lit_nlp.lib import utils as lit_utils
+
+from exbert_lit.lit import corpus_search
+from exbert_lit.lit import search_config
+
+# Output fields that a model's internals() provides (FIELDS.md names).
+_INTERNAL_FIELD = re.compile(r"^(tokens|special_tokens|layer_\d+/(attention|token_emb|context_emb))$")
+ATTENTION_DECIMALS = 4
+LIGHT_CACHE_SIZE = 32   # examples per model; ~13 MB each for a 64-token SmolLM2 sentence
+
+
+class SerialModel(lit_model.ModelWrapper):
+  """Runs one `predict` or `internals` call at a time; forwards everything else.
+
+  Our models capture per-head outputs with forward hooks, which are per-model state; LIT's
+  CachingModelWrapper does not serialise all calls (its per-request locks only de-duplicate).
+  """
+
+  def __init__(self, model: lit_model.Model):
+    super().__init__(model)
+    self._lock = threading.RLock()
+
+  @classmethod
+  def init_spec(cls):
+    return None  # created by make_server, not from the UI
+
+  def predict(self, inputs, *args, **kw):
+    inputs = list(inputs)
+    with self._lock:
+      return list(self.wrapped.predict(inputs, *args, **kw))
+
+  def internals(self, texts: Sequence[str]):
+    with self._lock:
+      return self.wrapped.internals(texts)
+
+  def __getattr__(self, name: str) -> Any:
+    # name, fingerprint, num_layers, ...: the LanguageModel attributes of the wrapped model.
+    if name.startswith("_"):
+      raise AttributeError(name)
+    return getattr(self.wrapped, name)
+
+
+def fields_from_internals(internals) -> dict[str, Any]:
+  """LIT output fields (FIELDS.md names) from one SentenceInternals.
+
+  Shapes: attention[l-1] is [H, T, T]; embeddings[l] [T, D] (l = 0..L); contexts[l-1] [T, H*dh].
+  """
+  out: dict[str, Any] = {
+      "tokens": list(internals.tokens),
+      "special_tokens": np.asarray(internals.special, dtype=np.float32),
+  }
+  num_layers = internals.attention.shape[0]
+  for layer in range(1, num_layers + 1):
+    out[f"layer_{layer}/attention"] = internals.attention[layer - 1]
+    out[f"layer_{layer}/context_emb"] = internals.contexts[layer - 1]
+  for layer in range(num_layers + 1):
+    out[f"layer_{layer}/token_emb"] = internals.embeddings[layer]
+  return out
+
+
+def is_plain_text_example(example: lit_types.JsonDict) -> bool:
+  """True if the model would tokenize the example's text itself (no token/embedding override)."""
+  return not example.get("tokens") and example.get("input_embs") is None
+
+
+def round_attention(pred: dict[str, Any], attention_keys: set[str]) -> dict[str, Any]:
+  """A copy of `pred` with its attention fields rounded to ATTENTION_DECIMALS (float64 lists
+  serialise to short JSON numbers)."""
+  return {k: (np.round(np.asarray(v, dtype=np.float64), ATTENTION_DECIMALS)
+              if k in attention_keys else v) for k, v in pred.items()}
+
+
+class FieldLimitedPredictor:
+  """Forward-only outputs of one model from `internals()`, with an LRU cache by example id."""
+
+  def __init__(self, model: lit_model.Model, cache_size: int = LIGHT_CACHE_SIZE):
+    self._model = model
+    self._cache: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+    self._cache_size = cache_size
+    self._lock = threading.Lock()
+    self.fields = frozenset(k for k in model.output_spec() if _INTERNAL_FIELD.match(k))
+    self.model_calls = 0   # forward passes run, for tests and the benchmark
+
+  @staticmethod
+  def key(example: lit_types.JsonDict) -> str:
+    return example.get("_id") or caching.input_hash(example)
+
+  def predict(self, examples: Sequence[lit_types.JsonDict]) -> list[dict[str, Any]]:
+    keys = [self.key(ex) for ex in examples]
+    with self._lock:
+      found = {k: self._cache[k] for k in keys if k in self._cache}
+      for k in found:
+        self._cache.move_to_end(k)
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    if missing:
+      texts = [examples[i]["text"] for i in missing]
+      internals = self._model.internals(texts)
+      self.model_calls += 1
+      with self._lock:
+        for i, item in zip(missing, internals):
+          found[keys[i]] = fields_from_internals(item)
+          self._cache[keys[i]] = found[keys[i]]
+        while len(self._cache) > self._cache_size:
+          self._cache.popitem(last=False)
+    return [found[k] for k in keys]
+
+
+def _one_line(message: str) -> str:
+  lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+  return lines[0] if lines else "error"
+
+
+class ExbertLitApp(lit_app.LitApp):
+  """LitApp with clear errors, serialised models and field-limited predictions (see module doc)."""
+
+  def __init__(self, models, datasets, *args, **kw):
+    models = {name: m if isinstance(m, SerialModel) else SerialModel(m)
+              for name, m in models.items()}
+    kw.setdefault("model_loaders", {})
+    self._field_limited: dict[str, Optional[FieldLimitedPredictor]] = {}
+    super().__init__(models, datasets, *args, **kw)
+
+  # --- request checks -------------------------------------------------------------------------
+
+  def _check_names(self, args: dict[str, str]) -> None:
+    checks = (("model", self._models, "model"), ("dataset_name", self._datasets, "dataset"),
+              ("interpreter", self._interpreters, "interpreter"),
+              ("generator", self._generators, "generator"),
+              ("model_name", self._models, "model"))
+    for arg, known, what in checks:
+      value = args.get(arg)
+      if value is not None and value not in known:
+        names = ", ".join(sorted(k for k in known if not k.startswith("_"))) or "none"
+        raise ValueError(f"unknown {what} {value!r}; this server has: {names}")
+
+  def _check_texts(self, model: Optional[str], inputs: Optional[Sequence[Any]]) -> None:
+    """Empty text is a user error, not something to run a model on."""
+    if not model or not inputs or model not in self._models:
+      return
+    spec = self._models[model].input_spec()
+    text_keys = [k for k, v in spec.items()
+                 if isinstance(v, lit_types.TextSegment) and v.required]
+    for example in inputs:
+      data = example.get("data", example) if isinstance(example, dict) else None
+      if not isinstance(data, dict):
+        raise ValueError("each input must be an object with a 'data' field")
+      for key in text_keys:
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+          raise ValueError(f"empty {key!r}: type a sentence for model {model!r}")
+
+  def make_handler(self, fn: Callable[..., Any]):
+    handler = super().make_handler(fn)
+
+    @functools.wraps(fn)
+    def _checked_handler(app, request, environ):
+      try:
+        self._check_names(request.args.to_dict())
+        return handler(app, request, environ)
+      except KeyError as e:  # LIT raises KeyError for missing params; str() would quote it
+        raise ValueError(_one_line(e.args[0] if e.args else "missing key")) from e
+      except Exception as e:  # pylint: disable=broad-except
+        message = str(e)
+        if "\n" in message.strip() or not message.strip():
+          raise RuntimeError(f"{type(e).__name__}: {_one_line(message)}") from e
+        raise
+
+    return _checked_handler
+
+  # --- field-limited predictions ----------------------------------------------------------------
+
+  def field_limited_predictor(self, model: str) -> Optional[FieldLimitedPredictor]:
+    """The model's forward-only path, or None if it has no `internals()`."""
+    if model not in self._field_limited:
+      served = self._models[model]
+      internals = getattr(corpus_search.unwrap(served), "internals", None)
+      self._field_limited[model] = (
+          FieldLimitedPredictor(served.wrapped) if callable(internals) else None)
+    return self._field_limited[model]
+
+  def _requested_keys(self, model: str, requested_types: Optional[str],
+                      requested_fields: Optional[str]) -> set[str]:
+    spec = self._get_model_spec(model)["output"]
+    keys = set(requested_fields.split(",")) if requested_fields else set()
+    for type_name in (requested_types.split(",") if requested_types else []):
+      type_class = getattr(lit_types, type_name, None)
+      if not (isinstance(type_class, type) and issubclass(type_class, lit_types.LitType)):
+        raise ValueError(f"{type_name!r} is not a LIT type")
+      keys.update(lit_utils.find_spec_keys(spec, type_class))
+    keys.discard("")
+    return keys
+
+  def _cached_full_preds(self, model: str, examples: Sequence[lit_types.JsonDict]):
+    """LIT's cached full predictions for the examples (None where not cached)."""
+    served = self._models[model]
+    lookup = getattr(served, "_get_results_from_cache", None)
+    if not isinstance(served, caching.CachingModelWrapper) or lookup is None:
+      return [None] * len(examples)
+    return lookup([served.key_fn(ex) for ex in examples])
+
+  def field_limited_preds(self, model: str, examples: Sequence[lit_types.JsonDict],
+                          keys: set[str]) -> Optional[list[dict[str, Any]]]:
+    """Outputs restricted to `keys` without a full predict, or None if that is not possible."""
+    predictor = self.field_limited_predictor(model)
+    if predictor is None or not keys or not keys <= predictor.fields:
+      return None
+    cached = self._cached_full_preds(model, examples)
+    todo = [i for i, c in enumerate(cached) if c is None]
+    if any(not is_plain_text_example(examples[i]) for i in todo):
+      return None
+    computed = predictor.predict([examples[i] for i in todo]) if todo else []
+    preds = list(cached)
+    for i, pred in zip(todo, computed):
+      preds[i] = pred
+    return [{k: v for k, v in pred.items() if k in keys} for pred in preds]
+
+  def _get_preds(self, data: lit_types.JsonDict, model: Optional[str] = None,
+                 requested_types: Optional[str] = None,
+                 requested_fields: Optional[str] = None, **kw):
+    if model is None:
+      raise ValueError("Must provide a \"model\" name to get preds from.")
+    inputs = (data or {}).get("inputs") or []
+    self._check_texts(model, inputs)
+    if not requested_types and not requested_fields:
+      return super()._get_preds(data, model=model, **kw)
+    keys = self._requested_keys(model, requested_types, requested_fields)
+    preds = self.field_limited_preds(model, [ex["data"] for ex in inputs], keys)
+    if preds is None:
+      preds = super()._get_preds(data, model=model, requested_types=requested_types,
+                                 requested_fields=requested_fields, **kw)
+    spec = self._get_model_spec(model)["output"]
+    attention_keys = {k for k in keys if isinstance(spec.get(k), lit_types.AttentionHeads)}
+    if attention_keys:
+      preds = [round_attention(p, attention_keys) for p in preds]
+    return preds
+
+  def _get_interpretations(self, data: lit_types.JsonDict, model: Optional[str] = None,
+                           dataset_name: Optional[str] = None,
+                           interpreter: Optional[str] = None, do_predict: str = "1", **kw):
+    inputs = (data or {}).get("inputs") or []
+    self._check_texts(model, inputs)
+    interp = self._interpreters.get(interpreter) if interpreter else None
+    if (isinstance(interp, corpus_search.CorpusSearch) and model in self._models
+        and dataset_name in self._datasets and lit_utils.coerce_bool(do_predict)):
+      config = data.get("config")
+      examples = [ex["data"] for ex in inputs]
+      # Layer/head/kind errors before any model call; the position is checked per sentence.
+      served = self._models[model]
+      search_config.parse_search_config(
+          {**(config or {}), "position": 0}, num_layers=corpus_search.layer_count(served),
+          num_heads=int(getattr(corpus_search.unwrap(served), "num_heads", 0) or 1_000_000),
+          num_tokens=1)
+      keys = set(corpus_search.needed_fields(config))
+      outputs = self.field_limited_preds(model, examples, keys) if examples else []
+      if outputs is None:
+        outputs = list(self._models[model].predict(examples))
+      return interp.run(examples, self._models[model], self._datasets[dataset_name],
+                        model_outputs=outputs, config=config)
+    return super()._get_interpretations(data, model=model, dataset_name=dataset_name,
+                                        interpreter=interpreter, do_predict=do_predict, **kw)
