@@ -1,0 +1,481 @@
+"""Builds a corpus store (see store.py): annotate, run the model in batches, index, finish.
+
+The build runs in stages inside DIR/_build, each finished stage written atomically, so a run
+that is killed continues where it stopped:
+  run.json           the settings of the run; resuming with other settings is refused
+  sentences.jsonl    spaCy's annotation of the (first --max-sentences) sentences
+  index.json         the faiss factory chosen (exact for small corpora, compressed for large)
+  trained/           empty trained indexes, for factories that need training
+  shards/NNNNN/      per shard of `shard_size` sentences: token rows, attention summaries and
+                     one faiss index per (kind, layer); a shard directory appears by an atomic
+                     rename only when complete
+Finishing merges the shards into DIR, writes manifest.json last and removes _build. Within a
+shard, sentences are sorted by length into batches (less padding) and put back in corpus order,
+so a resumed build equals an uninterrupted one array for array.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import math
+import os
+import pathlib
+import shutil
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from exbert_lit.corpus import annotate as annotate_lib
+from exbert_lit.corpus import sources
+from exbert_lit.corpus import store
+
+log = logging.getLogger(__name__)
+
+# Below this many vectors per index the exact (Flat) index is the default.
+EXACT_MAX_VECTORS = 200_000
+# Training sample for trainable factories, per index (vectors).
+TRAIN_VECTORS = 65_536
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+  """Settings of one build; all but `progress` must match when a build is resumed."""
+  index_type: Optional[str] = None     # faiss factory string; None = by corpus size
+  search_params: Optional[str] = None  # faiss ParameterSpace string, e.g. "nprobe=32"
+  batch_size: int = 16
+  shard_size: int = 256                # sentences per resumable shard
+  max_sentences: Optional[int] = None
+  max_words: int = 150                 # longer sentences are skipped (model position limit)
+  attention_top_k: int = 3             # attended positions kept per token, layer and head
+  spacy_pipeline: str = annotate_lib.DEFAULT_PIPELINE
+
+  def resumable_part(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers.
+
+def default_factory(num_vectors: int, dim: int) -> tuple[str, str]:
+  """(faiss factory, search params) for an index of `num_vectors` vectors of size `dim`.
+
+  Exact search while it is cheap; beyond that an inverted file with product-quantised codes
+  (`exbert-lit bench` measures the recall@50 and bytes per token this gives).
+  """
+  if num_vectors <= EXACT_MAX_VECTORS:
+    return "Flat", ""
+  nlist = int(2 ** round(math.log2(4 * math.sqrt(num_vectors))))
+  nlist = max(256, min(nlist, 16384))
+  m = max(1, dim // 4)
+  while dim % m:
+    m -= 1
+  return f"IVF{nlist},PQ{m}x8", f"nprobe={min(nlist, 64)}"
+
+
+def normalize_rows(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+  """L2-normalises the last axis (zero rows stay zero).   [..., D] -> [..., D] float32"""
+  x = np.asarray(x, dtype=np.float32)
+  return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+def normalize_heads(x: np.ndarray, num_heads: int) -> np.ndarray:
+  """Each head's dh-slice of the last axis to unit norm.   [..., H*dh] -> [..., H*dh]"""
+  shape = x.shape
+  heads = np.asarray(x, dtype=np.float32).reshape(*shape[:-1], num_heads, -1)
+  return normalize_rows(heads).reshape(shape)
+
+
+def summarize_attention(attention: np.ndarray, top_k: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """What the histograms need of one sentence's attention, so search needs no model run.
+
+  Args:
+    attention: [L, H, T, T], attention[l, h, i, j] = weight of token i on token j.
+  Returns:
+    top_pos: int16 [T, L, H, K] the K positions token i attends to most (descending weight;
+      ties to the lower position), K = min(top_k, T) padded with -1 up to top_k.
+    top_weight: float16 [T, L, H, K] their weights (0 where padded).
+    mean_argmax: int16 [T, L] argmax over j of the attention averaged over all heads.
+  """
+  att = np.asarray(attention, dtype=np.float32)
+  num_layers, num_heads, t, _ = att.shape
+  k = min(top_k, t)
+  order = np.argsort(-att, axis=-1, kind="stable")[..., :k]          # [L, H, T, k]
+  weights = np.take_along_axis(att, order, axis=-1)
+  top_pos = np.full((t, num_layers, num_heads, top_k), -1, dtype=np.int16)
+  top_weight = np.zeros((t, num_layers, num_heads, top_k), dtype=np.float16)
+  top_pos[..., :k] = order.transpose(2, 0, 1, 3)
+  top_weight[..., :k] = weights.transpose(2, 0, 1, 3)
+  mean_argmax = att.mean(axis=1).argmax(axis=-1).T.astype(np.int16)  # [T, L]
+  return top_pos, top_weight, mean_argmax
+
+
+def shard_ranges(n: int, shard_size: int) -> list[tuple[int, int]]:
+  return [(a, min(a + shard_size, n)) for a in range(0, n, shard_size)]
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+  """Indices grouped into batches of similar length (stable: ties keep corpus order)."""
+  order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+  return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages.
+
+def _faiss():
+  import faiss  # pylint: disable=g-import-not-at-top
+  return faiss
+
+
+def _make_index(factory: str, dim: int):
+  faiss = _faiss()
+  try:
+    return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+  except RuntimeError as e:
+    raise ValueError(f"invalid faiss index type {factory!r}: "
+                     f"{str(e).strip().splitlines()[-1][:200]}") from e
+
+
+def _read_jsonl(path: pathlib.Path) -> list[dict]:
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f]
+
+
+def _write_jsonl_atomic(path: pathlib.Path, rows) -> None:
+  tmp = path.with_name(path.name + ".tmp")
+  with open(tmp, "w", encoding="utf-8") as f:
+    for row in rows:
+      f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def _annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig
+                    ) -> list[annotate_lib.AnnotatedSentence]:
+  path = work / "sentences.jsonl"
+  if path.is_file():
+    return [annotate_lib.AnnotatedSentence.from_json(d) for d in _read_jsonl(path)]
+  source = sources.open_corpus(corpus)
+  nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
+  out, skipped = [], 0
+  for sentence in annotate_lib.annotate(source.texts, nlp, split=source.split):
+    if len(sentence.spans) > config.max_words:
+      skipped += 1
+      continue
+    out.append(sentence)
+    if config.max_sentences is not None and len(out) >= config.max_sentences:
+      break
+  if not out:
+    raise ValueError(f"corpus {corpus!r} has no sentences")
+  if skipped:
+    log.info("skipped %d sentences longer than %d words", skipped, config.max_words)
+  _write_jsonl_atomic(path, (s.to_json() for s in out))
+  return out
+
+
+def _vectors(internals, num_heads: int) -> dict[tuple[str, int], np.ndarray]:
+  """(kind, layer) -> normalised vectors of one sentence.   [T, D] or [T, H*dh]"""
+  out = {}
+  for layer in range(internals.embeddings.shape[0]):
+    out[("embedding", layer)] = normalize_rows(internals.embeddings[layer])
+  for layer in range(1, internals.contexts.shape[0] + 1):
+    out[("context", layer)] = normalize_heads(internals.contexts[layer - 1], num_heads)
+  return out
+
+
+def _run_model(model, texts: list[str], batch_size: int):
+  """model.internals over `texts` in length-sorted batches; None for a text the model refuses
+  (e.g. longer than its position limit). Returns a list in the order of `texts`."""
+  results = [None] * len(texts)
+  for batch in length_batches([len(t) for t in texts], batch_size):
+    try:
+      outs = model.internals([texts[i] for i in batch])
+    except ValueError:
+      outs = []
+      for i in batch:  # find the culprit(s); keep the rest
+        try:
+          outs.extend(model.internals([texts[i]]))
+        except ValueError as e:
+          log.warning("skipped a sentence the model refused: %s", e)
+          outs.append(None)
+    for i, out in zip(batch, outs):
+      results[i] = out
+  return results
+
+
+def _index_stage(work: pathlib.Path, model, sentences, config: BuildConfig) -> dict:
+  path = work / "index.json"
+  if path.is_file():
+    return json.loads(path.read_text(encoding="utf-8"))
+  dims = {"embedding": model.hidden_size, "context": model.num_heads * model.head_dim}
+  if config.index_type:
+    factory = config.index_type
+    params = config.search_params or ""
+    for kind in store.KINDS:
+      _make_index(factory, dims[kind])  # fail now on a bad factory, not after hours
+  else:
+    # ~1.3 word-pieces per spaCy word plus two specials per sentence.
+    estimate = int(1.3 * annotate_lib.word_count(sentences)) + 2 * len(sentences)
+    factory, params = default_factory(estimate, max(dims.values()))
+    if config.search_params is not None:
+      params = config.search_params
+  info = {"factory": factory, "search_params": params, "dims": dims}
+  store.write_json_atomic(path, info)
+  return info
+
+
+def _train_stage(work: pathlib.Path, model, sentences, config: BuildConfig, info: dict):
+  """Templates (empty, trained) per (kind, layer), trained on the first sentences' vectors."""
+  faiss = _faiss()
+  keys = [(kind, layer) for kind in store.KINDS
+          for layer in store.layers_of(kind, model.num_layers)]
+  templates = {key: _make_index(info["factory"], info["dims"][key[0]]) for key in keys}
+  if all(t.is_trained for t in templates.values()):
+    return templates
+  trained_dir = work / "trained"
+  if (trained_dir / "done").is_file():
+    return {key: faiss.read_index(str(trained_dir / store.index_filename(*key))) for key in keys}
+  log.info("training %s on up to %d vectors per index", info["factory"], TRAIN_VECTORS)
+  sample: dict[tuple[str, int], list[np.ndarray]] = {key: [] for key in keys}
+  count, i = 0, 0
+  while count < TRAIN_VECTORS and i < len(sentences):
+    texts = [s.text for s in sentences[i:i + config.batch_size]]
+    i += config.batch_size
+    for out in _run_model(model, texts, config.batch_size):
+      if out is None:
+        continue
+      for key, vecs in _vectors(out, model.num_heads).items():
+        sample[key].append(vecs.astype(np.float16))
+      count += len(out.tokens)
+  tmp = work / "trained.tmp"
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir(parents=True)
+  for key in keys:
+    x = np.concatenate(sample.pop(key)).astype(np.float32)[:TRAIN_VECTORS]
+    templates[key].train(x)
+    faiss.write_index(templates[key], str(tmp / store.index_filename(*key)))
+  (tmp / "done").write_text("ok")
+  shutil.rmtree(trained_dir, ignore_errors=True)
+  os.replace(tmp, trained_dir)
+  return templates
+
+
+def _shard_stage(shard_dir: pathlib.Path, model, sentences, first: int, templates,
+                 config: BuildConfig) -> int:
+  """Runs one shard and writes it (atomically). Returns its token count."""
+  faiss = _faiss()
+  outs = _run_model(model, [s.text for s in sentences], config.batch_size)
+  rows: dict[str, list] = {c: [] for c in store.TEXT_COLUMNS}
+  ints: dict[str, list] = {c: [] for c in ("start", "end", "head", "special", "position")}
+  kept, lengths, att_pos, att_w, att_mean = [], [], [], [], []
+  vectors: dict[tuple[str, int], list[np.ndarray]] = {key: [] for key in templates}
+  for j, (sentence, out) in enumerate(zip(sentences, outs)):
+    if out is None:
+      continue
+    kept.append(first + j)
+    t = len(out.tokens)
+    lengths.append(t)
+    _, labels = annotate_lib.piece_labels(sentence, out.offsets, out.special)
+    rows["piece"].extend(out.tokens)
+    for column in ("pos", "tag", "dep", "ent", "lemma"):
+      rows[column].extend(None if lab is None else lab[column] for lab in labels)
+    ints["head"].extend(-1 if lab is None else lab["head"] for lab in labels)
+    ints["start"].extend(int(o) for o in out.offsets[:, 0])
+    ints["end"].extend(int(o) for o in out.offsets[:, 1])
+    ints["special"].extend(bool(s) for s in out.special)
+    ints["position"].extend(range(t))
+    top_pos, top_w, mean_argmax = summarize_attention(out.attention, config.attention_top_k)
+    att_pos.append(top_pos)
+    att_w.append(top_w)
+    att_mean.append(mean_argmax)
+    for key, vecs in _vectors(out, model.num_heads).items():
+      vectors[key].append(vecs)
+  tmp = shard_dir.with_name(shard_dir.name + ".tmp")
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir(parents=True)
+  store.write_json_atomic(tmp / "tokens.json", rows)
+  store.save_array(tmp / "kept.npy", np.asarray(kept, dtype=np.int64))
+  store.save_array(tmp / "lengths.npy", np.asarray(lengths, dtype=np.int64))
+  for name, values in ints.items():
+    store.save_array(tmp / f"{name}.npy",
+                     np.asarray(values, dtype=bool if name == "special" else np.int32))
+  empty_att = (0, model.num_layers, model.num_heads, config.attention_top_k)
+  store.save_array(tmp / "top_pos.npy",
+                   np.concatenate(att_pos) if att_pos else np.zeros(empty_att, np.int16))
+  store.save_array(tmp / "top_weight.npy",
+                   np.concatenate(att_w) if att_w else np.zeros(empty_att, np.float16))
+  store.save_array(tmp / "mean_argmax.npy", np.concatenate(att_mean) if att_mean else
+                   np.zeros((0, model.num_layers), np.int16))
+  for key, template in templates.items():
+    index = faiss.clone_index(template)
+    if vectors[key]:
+      index.add(np.concatenate(vectors[key]))
+    faiss.write_index(index, str(tmp / store.index_filename(*key)))
+  os.replace(tmp, shard_dir)
+  return sum(lengths)
+
+
+def _merge_indexes(paths: list[pathlib.Path]):
+  """One index holding the shards' vectors in order (ids 0..N-1)."""
+  faiss = _faiss()
+  merged = faiss.read_index(str(paths[0]))
+  for path in paths[1:]:
+    other = faiss.read_index(str(path))
+    if faiss.try_extract_index_ivf(merged) is not None:
+      merged.merge_from(other, merged.ntotal)
+    else:
+      try:
+        merged.merge_from(other, 0)
+      except RuntimeError:  # e.g. HNSW: re-add the (decoded) vectors
+        if other.ntotal:
+          merged.add(other.reconstruct_n(0, other.ntotal))
+  return merged
+
+
+def _finish(out: pathlib.Path, work: pathlib.Path, model, sentences, config: BuildConfig,
+            info: dict, n_shards: int, corpus: str, keys) -> dict:
+  faiss = _faiss()
+  shard_dirs = [work / "shards" / f"{i:05d}" for i in range(n_shards)]
+  vocab: dict[str, int] = {}
+
+  def codes(values):
+    return np.asarray([-1 if v is None else vocab.setdefault(v, len(vocab)) for v in values],
+                      dtype=np.int32)
+
+  columns: dict[str, list[np.ndarray]] = {}
+  kept, lengths = [], []
+  for d in shard_dirs:
+    rows = json.loads((d / "tokens.json").read_text(encoding="utf-8"))
+    for column in store.TEXT_COLUMNS:
+      columns.setdefault(column, []).append(codes(rows[column]))
+    for column in ("start", "end", "head", "special", "position"):
+      columns.setdefault(column, []).append(store.load_array(d / f"{column}.npy", mmap=False))
+    kept.append(store.load_array(d / "kept.npy", mmap=False))
+    lengths.append(store.load_array(d / "lengths.npy", mmap=False))
+  kept_all, lengths_all = np.concatenate(kept), np.concatenate(lengths)
+  sentence_start = np.concatenate([[0], np.cumsum(lengths_all)]).astype(np.int64)
+  for column, parts in columns.items():
+    store.save_array(out / "tokens" / f"{column}.npy", np.concatenate(parts))
+  store.save_array(out / "tokens" / "sentence_id.npy",
+                   np.repeat(np.arange(len(lengths_all), dtype=np.int32), lengths_all))
+  store.save_array(out / "tokens" / "sentence_start.npy", sentence_start)
+  for name in ("top_pos", "top_weight", "mean_argmax"):
+    store.save_array(out / "attention" / f"{name}.npy",
+                     np.concatenate([store.load_array(d / f"{name}.npy", mmap=False)
+                                     for d in shard_dirs]))
+  store.write_json_atomic(out / "vocab.json", list(vocab))
+  _write_jsonl_atomic(out / "sentences.jsonl",
+                      ({"id": i, "text": sentences[int(k)].text} for i, k in enumerate(kept_all)))
+  (out / "index").mkdir(exist_ok=True)
+  for key in keys:
+    merged = _merge_indexes([d / store.index_filename(*key) for d in shard_dirs])
+    faiss.write_index(merged, str(out / "index" / store.index_filename(*key)))
+    del merged
+  nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
+  manifest = {
+      "format": store.FORMAT,
+      "format_version": store.FORMAT_VERSION,
+      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "model": {"name": model.name, "fingerprint": model.fingerprint(),
+                "is_causal": bool(model.is_causal), "num_layers": model.num_layers,
+                "num_heads": model.num_heads, "head_dim": model.head_dim,
+                "hidden_size": model.hidden_size},
+      "spacy": dict(annotate_lib.pipeline_info(nlp), name=config.spacy_pipeline),
+      "corpus": {"source": corpus, "max_sentences": config.max_sentences,
+                 "max_words": config.max_words},
+      "layers": {kind: store.layers_of(kind, model.num_layers) for kind in store.KINDS},
+      "dims": info["dims"],
+      "counts": {"sentences": int(len(lengths_all)), "tokens": int(sentence_start[-1]),
+                 "annotated_sentences": len(sentences),
+                 "skipped_sentences": len(sentences) - int(len(lengths_all))},
+      "index": {"factory": info["factory"], "metric": "inner_product",
+                "search_params": info["search_params"],
+                "normalisation": {"embedding": "L2 per vector", "context": "L2 per head"}},
+      "attention": {"top_k": config.attention_top_k,
+                    "mean_argmax": "argmax of the mean over all heads"},
+      "build": {"batch_size": config.batch_size, "shard_size": config.shard_size},
+  }
+  store.write_json_atomic(out / store.MANIFEST, manifest)
+  shutil.rmtree(work)
+  return manifest
+
+
+def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = BuildConfig(),
+          *, progress: bool = True,
+          after_shard: Optional[Callable[[int], None]] = None) -> dict:
+  """Builds (or resumes building) the store for `corpus` with `model` in `out_dir`.
+
+  Args:
+    model: a LanguageModel (exbert_lit/models/api.py).
+    corpus: "brown" or a UTF-8 text file path.
+    after_shard: called with the shard number after each shard is written (tests inject
+      failures here).
+  Returns the manifest.
+  """
+  out = pathlib.Path(out_dir)
+  work = out / "_build"
+  if (out / store.MANIFEST).exists():
+    raise store.StoreError(f"{out} already holds a finished corpus index; choose another --out")
+  if out.exists() and any(out.iterdir()) and not work.is_dir():
+    raise store.StoreError(f"{out} is not empty and is not an unfinished corpus index")
+  work.mkdir(parents=True, exist_ok=True)
+  run = {"model": model.fingerprint(), "corpus": corpus, "config": config.resumable_part()}
+  run_path = work / "run.json"
+  if run_path.is_file():
+    before = json.loads(run_path.read_text(encoding="utf-8"))
+    if before != run:
+      diff = _first_difference(before, run)
+      raise store.StoreError(f"{out} holds an unfinished build with other settings ({diff}); "
+                             f"rerun it as before or choose another --out")
+    log.info("resuming the unfinished build in %s", out)
+  else:
+    store.write_json_atomic(run_path, run)
+
+  sentences = _annotate_stage(work, corpus, config)
+  info = _index_stage(work, model, sentences, config)
+  templates = _train_stage(work, model, sentences, config, info)
+  ranges = shard_ranges(len(sentences), config.shard_size)
+  (work / "shards").mkdir(exist_ok=True)
+  done = [i for i in range(len(ranges)) if (work / "shards" / f"{i:05d}").is_dir()]
+  bar = _progress_bar(len(sentences), sum(b - a for i, (a, b) in enumerate(ranges) if i in done),
+                      progress)
+  tokens, started = 0, time.perf_counter()
+  try:
+    for i, (a, b) in enumerate(ranges):
+      if i in done:
+        continue
+      tokens += _shard_stage(work / "shards" / f"{i:05d}", model, sentences[a:b], a, templates,
+                             config)
+      if bar is not None:
+        bar.update(b - a)
+        bar.set_postfix_str(f"{tokens / (time.perf_counter() - started):.0f} tok/s")
+      if after_shard is not None:
+        after_shard(i)
+  finally:
+    if bar is not None:
+      bar.close()
+  return _finish(out, work, model, sentences, config, info, len(ranges), corpus,
+                 list(templates))
+
+
+def _first_difference(before: dict, now: dict, prefix: str = "") -> str:
+  for key in sorted(set(before) | set(now)):
+    a, b = before.get(key), now.get(key)
+    if isinstance(a, dict) and isinstance(b, dict):
+      if a != b:
+        return _first_difference(a, b, f"{prefix}{key}.")
+    elif a != b:
+      return f"{prefix}{key} was {a!r}, now {b!r}"
+  return "unknown"
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+  if not enabled:
+    return None
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  return tqdm(total=total, initial=initial, unit="sent", desc="indexing", smoothing=0.1)

@@ -1,0 +1,299 @@
+"""Corpus search: query vector -> nearest token representations -> label histograms.
+
+Numbering (the same wherever a user types it): layers 1..L, 0 = input embeddings (embedding
+search only); heads 1..H; positions 0-based word-piece indices, specials included. The paper's
+`<layer>-<head>` and `<layer>-[<heads>]` notation is accepted by `parse_layer_heads`.
+
+Head subsets: context vectors are stored with every head's slice at unit norm, so zeroing the
+other heads' slices of the query makes the inner product the sum of per-head cosines over the
+chosen heads; dividing by their number gives the reported score, the cosine of the
+concatenated chosen slices. For an exact index this ranking equals a brute-force cosine
+search over those heads.
+
+Max-attended token for a head set S at layer l (what the `max_att` histograms summarise):
+argmax over positions of the attention averaged over S. Exact for one head (stored top-1) and
+for all heads (stored argmax of the all-head mean). For other subsets it is computed from each
+head's stored top-K (K in the manifest, 3 by default): positions outside a head's top-K count
+as 0 for that head, so the result is the exact argmax whenever the winner is in the top-K of
+every chosen head, and an approximation otherwise.
+
+Histograms: special tokens are counted under their own text (e.g. `[SEP]`) in the POS, DEP and
+entity histograms, so "attends to [SEP]" shows; neighbours outside the sentence are not
+counted. Causal models: the representation at position i is the model's guess of token i+1,
+so the label and neighbour histograms are centred on the following token (`centre` = "next");
+matches at a sentence's last token then have nothing to summarise and are not counted. The
+max-attended histograms describe the matched token's own attention (offsets relative to it).
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import pathlib
+import re
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from exbert_lit.corpus import build as build_lib
+from exbert_lit.corpus import result as result_lib
+from exbert_lit.corpus import store
+
+DEFAULT_K = 50
+DEFAULT_OFFSETS = (-1, 1)
+_LAYER_HEADS = re.compile(r"^\s*(\d+)\s*(?:-\s*(?:\[([\d,\s]*)\]|(\d+))\s*)?$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers.
+
+def parse_heads(text: Optional[str]) -> Optional[list[int]]:
+  """"1,3,9" -> [1, 3, 9]; "" / None / "all" -> None (all heads). Order and duplicates dropped."""
+  if text is None or text.strip() in ("", "all"):
+    return None
+  try:
+    heads = sorted({int(h) for h in text.strip().strip("[]").split(",") if h.strip()})
+  except ValueError as e:
+    raise ValueError(f"heads must be comma-separated numbers like 1,3,9, not {text!r}") from e
+  return heads or None
+
+
+def parse_layer_heads(text: str) -> tuple[int, Optional[list[int]]]:
+  """The paper's notation: "5" -> (5, None), "5-3" -> (5, [3]), "4-[1,3,9]" -> (4, [1, 3, 9])."""
+  m = _LAYER_HEADS.match(str(text))
+  if not m:
+    raise ValueError(f"layer must look like 5, 5-3 or 4-[1,3,9], not {text!r}")
+  layer = int(m.group(1))
+  if m.group(3) is not None:
+    return layer, [int(m.group(3))]
+  if m.group(2) is not None:
+    heads = parse_heads(m.group(2))
+    if heads is None:
+      raise ValueError(f"no heads inside the brackets of {text!r}")
+    return layer, heads
+  return layer, None
+
+
+def check_heads(heads: Optional[Sequence[int]], num_heads: int) -> Optional[list[int]]:
+  """Validated, sorted, 1-based heads; None (= all) for None, empty, or every head."""
+  if heads is None or len(heads) == 0:
+    return None
+  chosen = sorted({int(h) for h in heads})
+  bad = [h for h in chosen if not 1 <= h <= num_heads]
+  if bad:
+    raise ValueError(f"head {bad[0]} is out of range: heads are numbered 1..{num_heads}")
+  return None if len(chosen) == num_heads else chosen
+
+
+def mask_heads(query: np.ndarray, heads: Optional[Sequence[int]], num_heads: int) -> np.ndarray:
+  """A context query with each head slice at unit norm and the unchosen heads zeroed.
+
+  Args:
+    query: [H*dh] a context vector C(l).
+    heads: 1-based heads to keep; None = all.
+  Returns: float32 [H*dh].
+  """
+  q = build_lib.normalize_heads(np.asarray(query, dtype=np.float32).reshape(1, -1),
+                                num_heads)[0]
+  if heads is None:
+    return q
+  keep = np.zeros(num_heads, dtype=bool)
+  keep[np.asarray(heads) - 1] = True
+  return (q.reshape(num_heads, -1) * keep[:, None]).reshape(-1)
+
+
+def count_bins(labels: Iterable[str]) -> list[result_lib.Bin]:
+  """Counts labels; sorted by count descending, then label, so the order is stable."""
+  counts = collections.Counter(labels)
+  return [result_lib.Bin(label=label, count=count)
+          for label, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def offset_label(offset: int) -> str:
+  return f"+{offset}" if offset > 0 else str(offset)
+
+
+def max_attended(top_pos: np.ndarray, top_weight: np.ndarray, mean_argmax: int,
+                 heads: Optional[Sequence[int]]) -> int:
+  """Position a token attends to most, for a head set (see the module docstring).
+
+  Args:
+    top_pos: int [H, K] the K most attended positions per head (-1 = padding).
+    top_weight: float [H, K] their weights.
+    mean_argmax: argmax of the all-head mean (used when heads is None).
+    heads: 1-based heads, or None for all.
+  """
+  if heads is None:
+    return int(mean_argmax)
+  if len(heads) == 1:
+    return int(top_pos[heads[0] - 1, 0])
+  scores: dict[int, float] = collections.defaultdict(float)
+  for h in heads:
+    for p, w in zip(top_pos[h - 1], top_weight[h - 1]):
+      if p >= 0:
+        scores[int(p)] += float(w)
+  return min(scores, key=lambda p: (-scores[p], p))
+
+
+# ---------------------------------------------------------------------------------------------
+
+class CorpusIndex:
+  """A finished corpus store opened for search (read-only; indexes loaded on first use)."""
+
+  def __init__(self, directory: pathlib.Path, manifest: dict, table: store.TokenTable):
+    self.directory = pathlib.Path(directory)
+    self.manifest = manifest
+    self.table = table
+    m = manifest["model"]
+    self.num_layers: int = m["num_layers"]
+    self.num_heads: int = m["num_heads"]
+    self.is_causal: bool = m["is_causal"]
+    self._model = None
+
+  @classmethod
+  def open(cls, directory: str | pathlib.Path, model=None) -> "CorpusIndex":
+    """Opens a store; with `model`, fails (naming both) unless it is the model it was built with."""
+    directory = pathlib.Path(directory)
+    manifest = store.read_manifest(directory)
+    if model is not None:
+      store.check_model(manifest, model)
+    index = cls(directory, manifest, store.TokenTable.load(directory))
+    if len(index.table) != manifest["counts"]["tokens"]:
+      raise store.StoreError(f"{directory} is corrupt: the manifest counts "
+                             f"{manifest['counts']['tokens']} tokens, the token table "
+                             f"{len(index.table)}")
+    index._model = model
+    return index
+
+  @property
+  def model_name(self) -> str:
+    return self.manifest["model"]["name"]
+
+  def check_layer(self, layer: int, kind: str) -> None:
+    if kind not in store.KINDS:
+      raise ValueError(f"kind must be 'embedding' or 'context', not {kind!r}")
+    layers = store.layers_of(kind, self.num_layers)
+    if layer not in layers:
+      where = "0..%d (0 = input embeddings)" if kind == "embedding" else "1..%d"
+      raise ValueError(f"layer {layer} is out of range for {kind} search: layers are "
+                       + where % self.num_layers)
+
+  @functools.lru_cache(maxsize=4)
+  def faiss_index(self, kind: str, layer: int):
+    """The faiss index of (kind, layer) with the manifest's search parameters applied."""
+    import faiss  # pylint: disable=g-import-not-at-top
+    path = self.directory / "index" / store.index_filename(kind, layer)
+    if not path.is_file():
+      raise store.StoreError(f"{self.directory} is incomplete: {path.name} is missing")
+    try:
+      index = faiss.read_index(str(path))
+    except RuntimeError as e:
+      raise store.StoreError(f"{path} is corrupt: {str(e).strip().splitlines()[-1]}") from e
+    params = self.manifest["index"].get("search_params")
+    if params:
+      faiss.ParameterSpace().set_index_parameters(index, params)
+    return index
+
+  def query_vector(self, model, text: str, position: int, layer: int, kind: str) -> np.ndarray:
+    """The model's E(layer) or C(layer) of word-piece `position` of `text`.   [D] or [H*dh]"""
+    store.check_model(self.manifest, model)
+    self.check_layer(layer, kind)
+    (internals,) = model.internals([text])
+    if not 0 <= position < len(internals.tokens):
+      raise ValueError(f"token position {position} is out of range: the text has "
+                       f"{len(internals.tokens)} word-pieces (0..{len(internals.tokens) - 1})")
+    if kind == "embedding":
+      return internals.embeddings[layer][position]
+    return internals.contexts[layer - 1][position]
+
+  def search(self, query: Optional[np.ndarray] = None, *, layer: int, kind: str = "embedding",
+             heads: Optional[Sequence[int]] = None, k: int = DEFAULT_K,
+             offsets: Sequence[int] = DEFAULT_OFFSETS, model=None, text: Optional[str] = None,
+             position: Optional[int] = None) -> result_lib.SearchResult:
+    """The k nearest corpus tokens to a query and the histograms summarising them.
+
+    Args:
+      query: the vector ([D] for embedding, [H*dh] for context); or None and give
+        model + text + position (0-based word-piece index) to compute it.
+      layer: 1..L, or 0 (input embeddings) for kind "embedding".
+      kind: "embedding" (E(l), whole-vector cosine) or "context" (C(l), cosine over `heads`).
+      heads: 1-based heads (None = all). Context search uses only these heads; both kinds use
+        them to find each match's max-attended token.
+      k: number of matches.
+      offsets: neighbour offsets to summarise besides the token itself (0).
+    """
+    self.check_layer(layer, kind)
+    heads = check_heads(heads, self.num_heads)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+      raise ValueError(f"k must be a positive number of matches, not {k!r}")
+    offsets = sorted({int(o) for o in offsets} - {0})
+    if query is None:
+      model = model or self._model
+      if model is None or text is None or position is None:
+        raise ValueError("give a query vector, or a model with text and position")
+      query = self.query_vector(model, text, position, layer, kind)
+    q = np.asarray(query, dtype=np.float32).reshape(-1)
+    dim = self.manifest["dims"][kind]
+    if q.shape[0] != dim:
+      raise ValueError(f"query has {q.shape[0]} values; {kind} vectors of this index have {dim}")
+    if kind == "embedding":
+      q, scale = build_lib.normalize_rows(q), 1.0
+    else:
+      q = mask_heads(q, heads, self.num_heads)
+      scale = 1.0 / (self.num_heads if heads is None else len(heads))
+    index = self.faiss_index(kind, layer)
+    scores, ids = index.search(q[None, :], int(min(k, index.ntotal)))
+    rows = [(int(i), float(s) * scale) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    return self._result(rows, layer, kind, heads, int(k), offsets)
+
+  # -------------------------------------------------------------------------------------------
+
+  def _max_att(self, row: int, layer: int, heads) -> Optional[int]:
+    if layer == 0:
+      return None
+    t = self.table
+    return max_attended(t.top_pos[row, layer - 1], t.top_weight[row, layer - 1],
+                        int(t.mean_argmax[row, layer - 1]), heads)
+
+  def _row_label(self, row: int, field: str) -> str:
+    """A row's label for histograms; special tokens count under their own text."""
+    t = self.table
+    if t.columns["special"][row]:
+      return t.string("piece", row)
+    return t.string(field, row)
+
+  def _result(self, rows, layer, kind, heads, k, offsets) -> result_lib.SearchResult:
+    t = self.table
+    centre_shift = 1 if self.is_causal else 0
+    summarised: dict[int, list[int]] = {o: [] for o in [0] + offsets}
+    att_rows: list[int] = []
+    att_offsets: list[str] = []
+    matches: list[result_lib.Match] = []
+    for row, score in rows:
+      sid = int(t.columns["sentence_id"][row])
+      span = t.sentence_rows(sid)
+      position = row - span.start
+      max_att = self._max_att(row, layer, heads)
+      matches.append(result_lib.Match(
+          sentence_id=sid, position=position, score=score, text=t.texts[sid],
+          tokens=[t.string("piece", r) for r in span],
+          labels=[t.labels(r) for r in span], max_att=max_att))
+      centre = position + centre_shift
+      if centre < len(span):
+        for o in summarised:
+          if 0 <= centre + o < len(span):
+            summarised[o].append(span.start + centre + o)
+      if max_att is not None and max_att >= 0:
+        att_rows.append(span.start + max_att)
+        att_offsets.append(offset_label(max_att - position))
+
+    def label_histograms(rs: list[int]) -> result_lib.LabelHistograms:
+      return result_lib.LabelHistograms(
+          **{f: count_bins(self._row_label(r, f) for r in rs) for f in ("pos", "dep", "ent")})
+
+    return result_lib.SearchResult(
+        query=result_lib.Query(layer=layer, kind=kind, heads=heads, k=k, offsets=offsets,
+                               centre="next" if self.is_causal else "match"),
+        matches=matches,
+        histograms={offset_label(o): label_histograms(rs) for o, rs in sorted(summarised.items())},
+        max_att=result_lib.MaxAttHistograms(offset=count_bins(att_offsets),
+                                            **label_histograms(att_rows)))

@@ -1,0 +1,173 @@
+"""The on-disk corpus store: layout, manifest, and reading it back.
+
+    DIR/
+      manifest.json             written last, atomically: a store without it is unfinished
+      sentences.jsonl           {"id": i, "text": "..."} per sentence, as the model saw it
+      vocab.json                the strings the token columns' codes point into
+      tokens/<column>.npy       one row per word-piece of every sentence (specials included):
+                                  sentence_id int32, position int32 (0-based piece index),
+                                  special bool, start/end int32 (character span in the text),
+                                  piece/pos/tag/dep/ent/lemma int32 codes into vocab.json
+                                  (-1 = none: special tokens), head int32 (piece index of the
+                                  first piece of the syntactic head, -1 = none)
+      tokens/sentence_start.npy int64 [S + 1] first row of each sentence
+      attention/top_pos.npy     int16 [N, L, H, K] the K positions each token attends to most
+      attention/top_weight.npy  float16 [N, L, H, K] their weights
+      attention/mean_argmax.npy int16 [N, L] argmax of the attention averaged over all heads
+      index/embedding_<l>.faiss E(l), l = 0..L, L2-normalised          } inner product = cosine
+      index/context_<l>.faiss   C(l), l = 1..L, each head slice unit  } (per head for context)
+
+All arrays are .npy read with allow_pickle=False; text is JSON. Nothing is pickled.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+from typing import Any, Optional
+
+import numpy as np
+
+from exbert_lit.corpus import result as result_lib
+
+FORMAT = "exbert-lit-corpus"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+KINDS = ("embedding", "context")
+TEXT_COLUMNS = ("piece", "pos", "tag", "dep", "ent", "lemma")
+INT_COLUMNS = ("sentence_id", "position", "start", "end", "head")
+
+
+class StoreError(ValueError):
+  """A store that cannot be used as it is (missing, corrupt, other model): one line."""
+
+
+def write_json_atomic(path: pathlib.Path, obj: Any) -> None:
+  """Writes JSON so a reader sees the old file or the whole new one, never half of it."""
+  path = pathlib.Path(path)
+  tmp = path.with_name(path.name + ".tmp")
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(obj, f, indent=1, ensure_ascii=False)
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def save_array(path: pathlib.Path, array: np.ndarray) -> None:
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(path.name + ".tmp.npy")
+  np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
+  os.replace(tmp, path)
+
+
+def load_array(path: pathlib.Path, mmap: bool = True) -> np.ndarray:
+  try:
+    return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+  except (OSError, ValueError) as e:
+    raise StoreError(f"cannot read {path}: {e}") from e
+
+
+def index_filename(kind: str, layer: int) -> str:
+  return f"{kind}_{layer:02d}.faiss"
+
+
+def layers_of(kind: str, num_layers: int) -> list[int]:
+  """E(l) exists for l = 0..L, C(l) for l = 1..L."""
+  return list(range(0 if kind == "embedding" else 1, num_layers + 1))
+
+
+def read_manifest(directory: pathlib.Path) -> dict:
+  """The manifest of a finished store, or a one-line StoreError saying what is wrong."""
+  directory = pathlib.Path(directory)
+  path = directory / MANIFEST
+  if not directory.is_dir():
+    raise StoreError(f"no corpus index at {directory}")
+  if not path.is_file():
+    hint = " (an unfinished build: rerun `exbert-lit index` to resume it)" if (
+        directory / "_build").is_dir() else ""
+    raise StoreError(f"{directory} has no {MANIFEST}: not a finished corpus index{hint}")
+  try:
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+  except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise StoreError(f"{path} is corrupt: {e}") from e
+  if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    raise StoreError(f"{path} is not an exbert-lit corpus manifest")
+  if manifest.get("format_version") != FORMAT_VERSION:
+    raise StoreError(f"{path} has format version {manifest.get('format_version')!r}; "
+                     f"this exbert-lit reads version {FORMAT_VERSION} (rebuild the index)")
+  for key in ("model", "counts", "dims", "index", "attention"):
+    if key not in manifest:
+      raise StoreError(f"{path} is corrupt: no {key!r} field")
+  return manifest
+
+
+def check_model(manifest: dict, model) -> None:
+  """Fails, naming both, when `model` is not the model the store was built with."""
+  built = manifest["model"]
+  fingerprint = model.fingerprint()
+  if fingerprint != built["fingerprint"]:
+    raise StoreError(
+        f"this corpus index was built with model {built['name']!r} ({built['fingerprint']}), "
+        f"not {model.name!r} ({fingerprint})")
+
+
+@dataclasses.dataclass
+class TokenTable:
+  """The store's token rows (memory-mapped) with their labels and attention summaries."""
+  columns: dict[str, np.ndarray]    # name -> [N] (see module docstring)
+  sentence_start: np.ndarray        # int64 [S + 1]
+  vocab: list[str]
+  texts: list[str]                  # [S]
+  top_pos: np.ndarray               # int16 [N, L, H, K]
+  top_weight: np.ndarray            # float16 [N, L, H, K]
+  mean_argmax: np.ndarray           # int16 [N, L]
+
+  @classmethod
+  def load(cls, directory: pathlib.Path) -> "TokenTable":
+    directory = pathlib.Path(directory)
+    columns = {name: load_array(directory / "tokens" / f"{name}.npy")
+               for name in INT_COLUMNS + TEXT_COLUMNS + ("special",)}
+    try:
+      vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+      with open(directory / "sentences.jsonl", encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f]
+    except (OSError, ValueError, KeyError) as e:
+      raise StoreError(f"cannot read the sentences or vocabulary of {directory}: {e}") from e
+    return cls(columns=columns,
+               sentence_start=load_array(directory / "tokens" / "sentence_start.npy"),
+               vocab=vocab, texts=texts,
+               top_pos=load_array(directory / "attention" / "top_pos.npy"),
+               top_weight=load_array(directory / "attention" / "top_weight.npy"),
+               mean_argmax=load_array(directory / "attention" / "mean_argmax.npy"))
+
+  def __len__(self) -> int:
+    return len(self.columns["sentence_id"])
+
+  def string(self, column: str, row: int) -> Optional[str]:
+    code = int(self.columns[column][row])
+    return None if code < 0 else self.vocab[code]
+
+  def sentence_rows(self, sentence_id: int) -> range:
+    return range(int(self.sentence_start[sentence_id]), int(self.sentence_start[sentence_id + 1]))
+
+  def labels(self, row: int) -> Optional[result_lib.TokenLabels]:
+    """The labels of one word-piece row; None for special tokens."""
+    if self.columns["special"][row] or self.columns["pos"][row] < 0:
+      return None
+    return result_lib.TokenLabels(
+        pos=self.string("pos", row), tag=self.string("tag", row), dep=self.string("dep", row),
+        ent=self.string("ent", row), lemma=self.string("lemma", row),
+        head=int(self.columns["head"][row]))
+
+
+def directory_bytes(directory: pathlib.Path) -> dict[str, int]:
+  """Bytes on disk per top-level part of a store (index, tokens, attention, text)."""
+  sizes: dict[str, int] = {}
+  for path in pathlib.Path(directory).rglob("*"):
+    if path.is_file():
+      rel = path.relative_to(directory)
+      part = rel.parts[0] if len(rel.parts) > 1 else "text"
+      sizes[part] = sizes.get(part, 0) + path.stat().st_size
+  return sizes
