@@ -47,8 +47,8 @@ def bert_vocab() -> list[str]:
   specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
   chars = sorted({c for s in SENTENCES for c in s.lower() if not c.isspace()})
   vocab = specials + chars + ["##" + c for c in chars if c.isalnum()]
-  vocab += [w for w in _WORDS if w not in vocab] + list(_PIECES)
-  return vocab
+  vocab += _WORDS + list(_PIECES)
+  return list(dict.fromkeys(vocab))   # unique, first occurrence keeps its id
 
 
 def _bpe_vocab_merges(trainer_cls, vocab_size: int, special_tokens: list[str]):
