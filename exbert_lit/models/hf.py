@@ -175,7 +175,8 @@ class HFLanguageModel(lit_model.BatchedModel):
   def input_spec(self) -> lit_types.Spec:
     spec: lit_types.Spec = {
         "text": lit_types.TextSegment(),
-        "tokens": lit_types.Tokens(parent="text", required=False),
+        # Identical to the output's Tokens (LIT's HotFlip requires is_compatible()).
+        "tokens": lit_types.Tokens(parent="text", mask_token=self.mask_token, required=False),
     }
     if self.compute_gradients:
       spec["input_embs"] = lit_types.TokenEmbeddings(align="tokens", required=False)
