@@ -17,7 +17,7 @@ import logging
 import os
 import pathlib
 import threading
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from lit_nlp.api import components as lit_components
 from lit_nlp.api import dataset as lit_dataset
@@ -252,10 +252,12 @@ class ExbertServer:
       raise ValueError(f"cannot listen on {self.host}:{self.port}: {e.strerror or e}") from e
     self.port = self._server.socket.getsockname()[1]   # port 0 picks a free one
 
-  def serve(self) -> None:
-    """Serve until Ctrl+C."""
+  def serve(self, on_ready: Optional[Callable[[str], None]] = None) -> None:
+    """Serve until Ctrl+C; `on_ready(url)` is called once the socket listens."""
     self._bind()
     logger.info("exBERT-LIT serving at %s", self.url)
+    if on_ready is not None:
+      on_ready(self.url)
     try:
       self._server.serve_forever()
     except KeyboardInterrupt:

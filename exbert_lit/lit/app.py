@@ -27,6 +27,7 @@ import re
 import threading
 from typing import Any, Callable, Optional, Sequence
 
+import attr
 import numpy as np
 from absl import logging
 from lit_nlp import app as lit_app
@@ -58,6 +59,19 @@ class SerialModel(lit_model.ModelWrapper):
   @classmethod
   def init_spec(cls):
     return None  # created by make_server, not from the UI
+
+  def input_spec(self) -> lit_types.Spec:
+    """The model's input spec, with each optional Tokens input equal to the output field of the
+    same name (but `required`): HotFlip only flips token fields whose input and output specs
+    match (LitType.is_compatible), e.g. a `mask_token` set on one side only hides them."""
+    spec = dict(self.wrapped.input_spec())
+    outputs = self.wrapped.output_spec()
+    for key, field in spec.items():
+      out = outputs.get(key)
+      if (isinstance(field, lit_types.Tokens) and isinstance(out, lit_types.Tokens)
+          and not field.is_compatible(out)):
+        spec[key] = attr.evolve(out, required=field.required)
+    return spec
 
   def predict(self, inputs, *args, **kw):
     inputs = list(inputs)
@@ -179,10 +193,27 @@ class ExbertLitApp(lit_app.LitApp):
       data = example.get("data", example) if isinstance(example, dict) else None
       if not isinstance(data, dict):
         raise ValueError("each input must be an object with a 'data' field")
+      if data.get("tokens"):
+        continue  # the model uses the given word-pieces as they are
       for key in text_keys:
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():
           raise ValueError(f"empty {key!r}: type a sentence for model {model!r}")
+        self._check_length(model, key, value)
+
+  def _check_length(self, model: str, key: str, text: str) -> None:
+    """Over-long text is refused rather than silently cut (the views would show a prefix)."""
+    base = corpus_search.unwrap(self._models[model])
+    tokenizer = getattr(base, "tokenizer", None)
+    max_length = getattr(base, "max_length", None)
+    if tokenizer is None or not isinstance(max_length, int):
+      return
+    if len(text) + 8 < max_length:  # a token covers >= 1 character, plus a few specials
+      return
+    count = len(tokenizer(text, add_special_tokens=True)["input_ids"])
+    if count > max_length:
+      raise ValueError(f"{key!r} is {count} tokens; model {model!r} takes at most "
+                       f"{max_length}: shorten it")
 
   def make_handler(self, fn: Callable[..., Any]):
     handler = super().make_handler(fn)

@@ -1,0 +1,389 @@
+"""A real exBERT-LIT server on a free local port, driven over HTTP like LIT's client does.
+
+Tiny random-init models (tests/tiny_models.py): a masked LM (BERT) and a causal LM (GPT-2),
+each with a corpus index built from a few sentences. Covers /get_info, /get_dataset,
+/get_preds (field-limited and full), /get_interpretations (every salience/embedding tool LIT
+lists for our models, and the corpus search), /get_generated (every generator LIT lists),
+one-line errors for bad requests, and 8 concurrent clients x 50 mixed requests.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import pathlib
+import random
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+
+import tiny_models
+
+SENTENCES = list(tiny_models.SENTENCES)
+
+
+# --- harness ----------------------------------------------------------------------------------
+
+class LitHttp:
+  """A minimal LIT client: JSON POSTs, returns (status, parsed body or error text)."""
+
+  def __init__(self, url: str):
+    self.url = url.rstrip("/")
+
+  def post(self, path: str, body=None, timeout: float = 60, **params):
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    request = urllib.request.Request(
+        f"{self.url}{path}?{query}", data=json.dumps(body or {}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    try:
+      with urllib.request.urlopen(request, timeout=timeout) as response:
+        raw = response.read()
+        return response.status, json.loads(raw), len(raw)
+    except urllib.error.HTTPError as e:
+      return e.code, e.read().decode("utf-8", "replace"), 0
+
+  def ok(self, path: str, body=None, **params):
+    status, result, _ = self.post(path, body, **params)
+    assert status == 200, f"{path} {params}: {status} {str(result)[:400]}"
+    return result
+
+  def error(self, path: str, body=None, **params) -> str:
+    """The one-line message of LIT's error response."""
+    status, text, _ = self.post(path, body, **params)
+    assert status == 500, f"{path} {params}: expected an error, got {status} {str(text)[:200]}"
+    first = text.split("\n\nDetails:")[0]
+    assert first.startswith("Uncaught error: ")
+    message = first[len("Uncaught error: "):]
+    assert "\n" not in message, message
+    return message
+
+
+def client_config(config_spec: dict, model_spec: dict) -> dict:
+  """The config LIT's client sends by default: each field's default, field matchers filled in
+  from the model's spec (first match, or all for `select_all`)."""
+  config = {}
+  for key, field in config_spec.items():
+    kind = field.get("__name__")
+    if kind in ("SingleFieldMatcher", "MultiFieldMatcher"):
+      spec = model_spec["input" if field["spec"] == "input" else "output"]
+      matches = [k for k, v in spec.items() if v.get("__name__") in field["types"]]
+      if kind == "SingleFieldMatcher":
+        config[key] = matches[0] if matches else None
+      else:
+        config[key] = matches if field.get("select_all") else matches[:1]
+    elif kind == "SalienceTargetInfo":   # the salience module's "explain this output"
+      outputs = model_spec["output"]
+      targets = [k for k, v in outputs.items()
+                 if v.get("__name__") in ("RegressionScore", "MulticlassPreds")]
+      config[key] = {"field": targets[0], "index": None} if targets else None
+    elif "default" in field and field["default"] is not None:
+      config[key] = field["default"]
+  return config
+
+
+def interpreter_config(name: str, info: dict, model: str, dataset: str) -> dict:
+  """What LIT's modules send to each interpreter (embeddings module, salience module...)."""
+  if name == "pca":
+    return {"dataset_name": dataset, "model_name": model, "field_name": "mean_emb",
+            "use_input": False, "proj_kw": {"n_components": 3}}
+  if name == "nearest neighbors":
+    return {"embedding_name": "mean_emb", "num_neighbors": 3, "use_input": False}
+  if name == "exbert_corpus_search":
+    return {"position": 1, "layer": 1, "kind": "context", "heads": [], "k": 5}
+  spec = info["interpreters"][name]["configSpec"]
+  return client_config(spec, info["models"][model]["spec"])
+
+
+@pytest.fixture(scope="module")
+def corpora(tiny_bert_dir, tiny_gpt2_dir, tmp_path_factory):
+  """Corpus indexes of a few sentences, one per tiny model."""
+  from exbert_lit.corpus import build
+  from exbert_lit.models import load_model
+  root = tmp_path_factory.mktemp("corpora")
+  text = root / "corpus.txt"
+  text.write_text("\n\n".join(SENTENCES * 2), encoding="utf-8")
+  stores = {}
+  for name, path in (("bert", tiny_bert_dir), ("gpt2", tiny_gpt2_dir)):
+    stores[f"{name}_corpus"] = root / f"{name}_store"
+    build.build(load_model(str(path)), str(text), stores[f"{name}_corpus"], progress=False)
+  return stores
+
+
+@pytest.fixture(scope="module")
+def live(tiny_bert_dir, tiny_gpt2_dir, corpora):
+  """(client, server) for a server on a free port with both tiny models and their corpora."""
+  from exbert_lit import server
+  from exbert_lit.lit import datasets
+  app = server.make_app(
+      models={"bert": str(tiny_bert_dir), "gpt2": str(tiny_gpt2_dir)},
+      datasets={"sentences": datasets.SentencesDataset(SENTENCES)},
+      corpora={k: str(v) for k, v in corpora.items()}, corpus_examples=0)
+  srv = server.ExbertServer(app, port=0)
+  url = srv.start()
+  try:
+    yield LitHttp(url), srv
+  finally:
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(live):
+  return live[0]
+
+
+@pytest.fixture(scope="module")
+def info(client):
+  return client.ok("/get_info")
+
+
+@pytest.fixture(scope="module")
+def examples(client):
+  return client.ok("/get_dataset", dataset_name="sentences")
+
+
+# --- metadata and data ------------------------------------------------------------------------
+
+def test_server_binds_localhost_and_serves_the_page(live):
+  client, srv = live
+  assert srv.host == "127.0.0.1"
+  with urllib.request.urlopen(client.url + "/", timeout=30) as response:
+    assert response.status == 200
+    assert b"<html" in response.read().lower()
+
+
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_get_info_lists_our_interpreter_and_lits_tools(info, model):
+  listed = info["models"][model]
+  for name in ("exbert_corpus_search", "Grad L2 Norm", "Grad ⋅ Input", "Integrated Gradients",
+               "LIME", "pca", "nearest neighbors"):
+    assert name in listed["interpreters"], name
+  assert set(listed["generators"]) == {"Ablation Flip", "Hotflip", "Scrambler", "Word Replacer"}
+  assert "sentences" in listed["datasets"]
+  assert info["defaultLayout"] == "exbert"
+  assert "exbert" in info["layouts"]
+
+
+def test_get_dataset_returns_the_sentences(examples):
+  assert [ex["data"]["text"] for ex in examples] == SENTENCES
+
+
+# --- predictions --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_attention_request_returns_only_that_layer(client, examples, model):
+  preds = client.ok("/get_preds", {"inputs": examples[:2]}, model=model,
+                    dataset_name="sentences", requested_fields="tokens,layer_2/attention")
+  assert len(preds) == 2
+  for pred in preds:
+    assert set(pred) == {"tokens", "layer_2/attention"}
+    att = np.asarray(pred["layer_2/attention"])
+    num_tokens = len(pred["tokens"])
+    assert att.shape == (tiny_models.HEADS, num_tokens, num_tokens)
+    np.testing.assert_allclose(att.sum(-1), 1.0, atol=num_tokens * 1e-4)
+
+
+def test_field_limited_preds_match_the_full_prediction(live, examples):
+  """The forward-only path gives the same attention and embeddings as the model's predict()."""
+  client, srv = live
+  ex = examples[3]
+  fields = "tokens,layer_1/attention,layer_2/token_emb,layer_1/context_emb"
+  light = client.ok("/get_preds", {"inputs": [ex]}, model="bert", dataset_name="sentences",
+                    requested_fields=fields)[0]
+  full = list(srv.app._models["bert"].wrapped.wrapped.predict([ex["data"]]))[0]  # no cache
+  assert light["tokens"] == full["tokens"]
+  np.testing.assert_allclose(light["layer_1/attention"], full["layer_1/attention"], atol=1e-4)
+  for key in ("layer_2/token_emb", "layer_1/context_emb"):
+    np.testing.assert_allclose(light[key], full[key], atol=1e-5)
+
+
+def test_full_prediction_has_gradients_and_topk(client, examples):
+  preds = client.ok("/get_preds", {"inputs": examples[:1]}, model="bert",
+                    dataset_name="sentences",
+                    requested_types="TokenGradients,TokenTopKPreds,RegressionScore")
+  assert {"token_grad_text", "pred_tokens", "target_margin"} <= set(preds[0])
+
+
+# --- interpreters and generators --------------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_every_listed_interpreter_runs(client, info, examples, model):
+  for name in info["models"][model]["interpreters"]:
+    inputs = examples[:1] if name in ("nearest neighbors", "exbert_corpus_search") else examples[:2]
+    result = client.ok("/get_interpretations",
+                       {"inputs": inputs,
+                        "config": interpreter_config(name, info, model, "sentences")},
+                       model=model, dataset_name="sentences", interpreter=name)
+    assert isinstance(result, (list, dict)), name
+    if name in ("Grad L2 Norm", "Grad ⋅ Input", "Integrated Gradients", "LIME"):
+      salience = result[0]
+      (field,) = salience.values() if len(salience) == 1 else [salience["text"]]
+      assert len(field["salience"]) > 0, name
+      assert np.all(np.isfinite(field["salience"])), name
+    if name == "pca":
+      assert len(result) == 2 and len(result[0]["z"]) == 3
+
+
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_every_listed_generator_runs(client, info, examples, model):
+  for name in info["models"][model]["generators"]:
+    config = client_config(info["generators"][name]["configSpec"], info["models"][model]["spec"])
+    if name == "Word Replacer":
+      config["Substitutions"] = "man -> woman, nurse -> doctor"
+    result = client.ok("/get_generated", {"inputs": examples[:1], "config": config},
+                       model=model, dataset_name="sentences", generator=name)
+    assert isinstance(result, list) and len(result) == 1, name
+    for generated in result[0]:
+      assert generated["data"]["text"], name
+      assert generated["meta"]["source"] == name
+    if name in ("Word Replacer", "Scrambler"):
+      assert result[0], f"{name} made nothing"
+
+
+@pytest.mark.parametrize("model,centre", [("bert", "match"), ("gpt2", "next")])
+def test_corpus_search_returns_matches_and_histograms(client, examples, model, centre):
+  result = client.ok(
+      "/get_interpretations",
+      {"inputs": examples[:1],
+       "config": {"position": 2, "layer": 2, "kind": "context", "heads": [1, 3], "k": 7,
+                  "offsets": [-1, 1]}},
+      model=model, dataset_name="sentences", interpreter="exbert_corpus_search")
+  (found,) = result
+  assert found["query"] == {"layer": 2, "kind": "context", "heads": [1, 3], "k": 7,
+                            "offsets": [-1, 1], "centre": centre}
+  assert len(found["matches"]) == 7
+  scores = [m["score"] for m in found["matches"]]
+  assert scores == sorted(scores, reverse=True)
+  # The sentence itself is in the corpus: its own token is the best match (cosine 1).
+  best = found["matches"][0]
+  assert best["text"] == SENTENCES[0] and best["position"] == 2
+  assert best["score"] == pytest.approx(1.0, abs=1e-4)
+  assert set(found["histograms"]) == {"-1", "0", "+1"}
+  assert sum(b["count"] for b in found["max_att"]["offset"]) == 7
+
+
+def test_corpus_search_embedding_layer_zero(client, examples):
+  (found,) = client.ok(
+      "/get_interpretations",
+      {"inputs": examples[1:2], "config": {"position": 1, "layer": 0, "kind": "embedding"}},
+      model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
+  assert found["query"]["layer"] == 0 and found["query"]["kind"] == "embedding"
+  assert len(found["matches"]) == 50 or len(found["matches"]) > 0
+  assert all(m["max_att"] is None for m in found["matches"])
+
+
+def test_corpus_search_reuses_cached_outputs(live, examples):
+  """After the attention view drew a sentence, a search runs no model."""
+  client, srv = live
+  ex = examples[5]
+  predictor = srv.app.field_limited_predictor("bert")
+  client.ok("/get_preds", {"inputs": [ex]}, model="bert", dataset_name="sentences",
+            requested_fields="tokens,layer_1/attention")
+  calls = predictor.model_calls
+  for layer, kind in ((1, "context"), (2, "embedding"), (0, "embedding")):
+    client.ok("/get_interpretations",
+              {"inputs": [ex], "config": {"position": 1, "layer": layer, "kind": kind}},
+              model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
+  assert predictor.model_calls == calls
+
+
+# --- bad requests: one line, and the server keeps serving --------------------------------------
+
+def _search(client, examples, config, model="bert"):
+  return client.error("/get_interpretations", {"inputs": examples[:1], "config": config},
+                      model=model, dataset_name="sentences", interpreter="exbert_corpus_search")
+
+
+def _text(text):
+  return {"inputs": [{"id": "", "data": {"text": text}, "meta": {}}]}
+
+
+def test_bad_requests_get_one_line_errors(client, examples):
+  assert "unknown model 'nope'" in client.error(
+      "/get_preds", {"inputs": examples[:1]}, model="nope", dataset_name="sentences")
+  assert "unknown dataset 'nope'" in client.error(
+      "/get_preds", {"inputs": examples[:1]}, model="bert", dataset_name="nope")
+  assert "unknown interpreter" in client.error(
+      "/get_interpretations", {"inputs": examples[:1]}, model="bert",
+      dataset_name="sentences", interpreter="nope")
+  assert "layer 9 out of range" in _search(client, examples, {"position": 1, "layer": 9})
+  assert "head 5 out of range" in _search(client, examples,
+                                          {"position": 1, "layer": 1, "heads": [1, 5]})
+  assert "position 99 out of range" in _search(client, examples, {"position": 99, "layer": 1})
+  message = _search(client, examples, {"position": 1, "layer": 1, "corpus": "gpt2_corpus"})
+  assert "built with model" in message and "gpt2" in message
+  assert "empty 'text'" in client.error("/get_preds", _text("   "), model="bert",
+                                        requested_fields="tokens")
+  long_text = " ".join(["news"] * 10_000)
+  message = client.error("/get_preds", _text(long_text), model="gpt2",
+                         requested_fields="tokens,layer_1/attention")
+  assert re.search(r"is \d{5} tokens; model 'gpt2' takes at most 64", message), message
+  # ... and the server still answers.
+  assert client.ok("/get_preds", {"inputs": examples[:1]}, model="bert",
+                   dataset_name="sentences", requested_fields="tokens")
+
+
+def test_model_without_a_corpus(tiny_encoder_dir):
+  from exbert_lit import server
+  from exbert_lit.lit import datasets
+  app = server.make_app(models={"enc": str(tiny_encoder_dir)},
+                        datasets={"s": datasets.SentencesDataset(SENTENCES[:2])})
+  with server.ExbertServer(app, port=0) as srv:
+    client = LitHttp(srv.url)
+    info = client.ok("/get_info")
+    assert "exbert_corpus_search" in info["models"]["enc"]["interpreters"]
+    assert "Grad L2 Norm" not in info["models"]["enc"]["interpreters"]   # no LM head
+    examples = client.ok("/get_dataset", dataset_name="s")
+    message = client.error("/get_interpretations",
+                           {"inputs": examples[:1], "config": {"position": 1, "layer": 1}},
+                           model="enc", dataset_name="s", interpreter="exbert_corpus_search")
+    assert "no corpus index for model" in message
+    for name in info["models"]["enc"]["interpreters"]:
+      client.ok("/get_interpretations",
+                {"inputs": examples[:1], "config": interpreter_config(name, info, "enc", "s")},
+                model="enc", dataset_name="s", interpreter=name) if name != (
+                    "exbert_corpus_search") else None
+
+
+def test_corpus_for_a_model_not_served_is_refused(tiny_bert_dir, corpora):
+  from exbert_lit import server
+  with pytest.raises(ValueError, match="was built with model .*which this server does not serve"):
+    server.make_app(models={"bert": str(tiny_bert_dir)},
+                    corpora={"gpt2_corpus": str(corpora["gpt2_corpus"])})
+
+
+# --- concurrency -----------------------------------------------------------------------------
+
+def test_eight_concurrent_clients_fifty_mixed_requests_each(client, examples):
+  def one_client(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    errors = []
+    for i in range(50):
+      model = rng.choice(["bert", "gpt2"])
+      ex = rng.choice(examples)
+      choice = i % 5
+      if choice == 0:
+        args = ("/get_preds", {"inputs": [ex]},
+                dict(requested_fields=f"tokens,layer_{rng.randint(1, 2)}/attention"))
+      elif choice == 1:
+        args = ("/get_preds", {"inputs": [ex]}, dict(requested_types="TokenTopKPreds"))
+      elif choice == 2:
+        args = ("/get_interpretations", {"inputs": [ex], "config": {}},
+                dict(interpreter=rng.choice(["Grad L2 Norm", "Grad ⋅ Input"])))
+      else:
+        args = ("/get_interpretations",
+                {"inputs": [ex], "config": {"position": 1, "layer": rng.randint(0, 2),
+                                            "kind": "embedding", "k": 5}},
+                dict(interpreter="exbert_corpus_search"))
+      path, body, params = args
+      status, result, _ = client.post(path, body, model=model, dataset_name="sentences",
+                                      timeout=120, **params)
+      if status != 200 or not isinstance(result, list) or len(result) != 1:
+        errors.append(f"{path} {params}: {status} {str(result)[:200]}")
+    return errors
+
+  with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    errors = [e for errs in pool.map(one_client, range(8)) for e in errs]
+  assert errors == []
