@@ -27,7 +27,6 @@ import re
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-import attr
 import numpy as np
 from absl import logging
 from lit_nlp import app as lit_app
@@ -59,19 +58,6 @@ class SerialModel(lit_model.ModelWrapper):
   @classmethod
   def init_spec(cls):
     return None  # created by make_server, not from the UI
-
-  def input_spec(self) -> lit_types.Spec:
-    """The model's input spec, with each optional Tokens input equal to the output field of the
-    same name (but `required`): HotFlip only flips token fields whose input and output specs
-    match (LitType.is_compatible), e.g. a `mask_token` set on one side only hides them."""
-    spec = dict(self.wrapped.input_spec())
-    outputs = self.wrapped.output_spec()
-    for key, field in spec.items():
-      out = outputs.get(key)
-      if (isinstance(field, lit_types.Tokens) and isinstance(out, lit_types.Tokens)
-          and not field.is_compatible(out)):
-        spec[key] = attr.evolve(out, required=field.required)
-    return spec
 
   def predict(self, inputs, *args, **kw):
     inputs = list(inputs)
