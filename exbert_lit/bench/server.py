@@ -1,0 +1,160 @@
+"""Server cost benchmark (section `server` of `exbert-lit bench`).
+
+What the attention view costs: one POST /get_preds asking for `tokens` and one layer's
+`layer_{l}/attention` for a new 64-token sentence, on a live server (real HTTP on a free local
+port), against the raw Hugging Face forward pass of the same loaded model on the same ids
+(`model(input_ids, attention_mask)`, no outputs requested, no gradients). Measured side by side:
+each repeat times the raw forward, then the request for a sentence the server has not seen
+(cache miss), then the same request again (cache hit), then - for reference - LIT's full
+prediction of another unseen sentence (every field plus the gradient backward pass), which is
+what `/get_preds` would cost without the field-limited path. Medians over the repeats.
+
+Goals (issue 4): attention request <= 1.5x the forward, response <= 1 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import urllib.request
+from typing import Optional, Sequence
+
+from exbert_lit.bench import metric
+
+SECTION = "server"
+DEFAULT_MODELS = ("minilm", "smollm2")
+FILLER = ("the committee said that the city council would meet again next week to discuss "
+          "new plans for the old harbour and the people who live near it").split()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--server-models", default=",".join(DEFAULT_MODELS),
+                      help="comma-separated models for the server section (names or paths)")
+  parser.add_argument("--server-tokens", type=int, default=64,
+                      help="sentence length in tokens, specials included")
+  parser.add_argument("--server-repeats", type=int, default=7, help="timed repeats per model")
+
+
+def sentences_of_length(model, num_tokens: int, count: int) -> list[str]:
+  """`count` different sentences that the model tokenizes into exactly `num_tokens` tokens."""
+  tokenizer = model.tokenizer
+  out: list[str] = []
+  shift = 0
+  while len(out) < count and shift < 50 * count:
+    words = [FILLER[(i + shift) % len(FILLER)] for i in range(num_tokens * 2)]
+    words[0] = words[0].capitalize()
+    # Shrink word by word until the sentence fits, then keep it only if it is exact.
+    while words and len(tokenizer(" ".join(words) + ".")["input_ids"]) > num_tokens:
+      words.pop()
+    text = " ".join(words) + "."
+    if len(tokenizer(text)["input_ids"]) == num_tokens and text not in out:
+      out.append(text)
+    shift += 1
+  if len(out) < count:
+    raise ValueError(f"could not make {count} sentences of exactly {num_tokens} tokens")
+  return out
+
+
+def _post(url: str, path: str, body: dict, **params) -> tuple[float, int, object]:
+  query = "&".join(f"{k}={v}" for k, v in params.items())
+  request = urllib.request.Request(f"{url.rstrip('/')}{path}?{query}",
+                                   data=json.dumps(body).encode(),
+                                   headers={"Content-Type": "application/json"}, method="POST")
+  start = time.perf_counter()
+  with urllib.request.urlopen(request, timeout=600) as response:
+    raw = response.read()
+  return time.perf_counter() - start, len(raw), json.loads(raw)
+
+
+def _raw_forward_seconds(model, text: str) -> float:
+  import torch  # pylint: disable=g-import-not-at-top
+  enc = model.tokenizer(text, return_tensors="pt")
+  start = time.perf_counter()
+  with torch.no_grad():
+    model.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+  return time.perf_counter() - start
+
+
+def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
+  """Times for one model (see module docstring); seconds and bytes."""
+  from exbert_lit import server  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
+  from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
+
+  model = load_model(name)
+  texts = sentences_of_length(model, num_tokens, 2 * repeats + 1)
+  layer = max(1, model.num_layers // 2)
+  fields = f"tokens,layer_{layer}/attention"
+  app = server.make_app(models={"m": model},
+                        datasets={"d": datasets.SentencesDataset(texts[:1])}, corpus_examples=0)
+  forward, miss, hit, full, sizes = [], [], [], [], []
+  with server.ExbertServer(app, port=0) as srv:
+    def example(text):
+      return {"inputs": [{"id": "", "data": {"text": text}, "meta": {}}]}
+    # Warm-up: first calls pay for lazy initialisation (threads, allocator, JIT'd kernels).
+    _raw_forward_seconds(model, texts[0])
+    _post(srv.url, "/get_preds", example(texts[0]), model="m", requested_fields=fields)
+    for i in range(repeats):
+      text, other = texts[1 + 2 * i], texts[2 + 2 * i]
+      forward.append(_raw_forward_seconds(model, text))
+      seconds, size, preds = _post(srv.url, "/get_preds", example(text), model="m",
+                                   requested_fields=fields)
+      miss.append(seconds)
+      sizes.append(size)
+      if len(preds[0]["tokens"]) != num_tokens:
+        raise RuntimeError(f"server saw {len(preds[0]['tokens'])} tokens, not {num_tokens}")
+      hit.append(_post(srv.url, "/get_preds", example(text), model="m",
+                       requested_fields=fields)[0])
+      full.append(_post(srv.url, "/get_preds", example(other), model="m",
+                        requested_types="TokenGradients")[0])
+  med = statistics.median
+  return {"model": name, "layer": layer, "tokens": num_tokens, "repeats": repeats,
+          "forward_s": med(forward), "request_miss_s": med(miss), "request_hit_s": med(hit),
+          "full_predict_request_s": med(full), "response_bytes": int(med(sizes)),
+          "num_layers": model.num_layers, "num_heads": model.num_heads}
+
+
+def run_server_bench(models: Sequence[str] = DEFAULT_MODELS, num_tokens: int = 64,
+                     repeats: int = 7) -> dict:
+  """The `server` section: per-model figures and their metrics (exbert_lit.bench format)."""
+  results = [bench_model(m, num_tokens, repeats) for m in models]
+  metrics = []
+  for r in results:
+    name = r["model"]
+    ratio = r["request_miss_s"] / r["forward_s"]
+    metrics += [
+        metric(f"{name} raw HF forward ({num_tokens} tok)", r["forward_s"] * 1e3, "ms"),
+        metric(f"{name} attention request, new sentence", r["request_miss_s"] * 1e3, "ms",
+               note=f"layer {r['layer']} of {r['num_layers']}, {r['num_heads']} heads"),
+        metric(f"{name} attention request / forward", ratio, "x", goal="<= 1.5"),
+        metric(f"{name} attention request, cached", r["request_hit_s"] * 1e3, "ms"),
+        metric(f"{name} full LIT predict request (with gradients)",
+               r["full_predict_request_s"] * 1e3, "ms",
+               note=f"{r['full_predict_request_s'] / r['forward_s']:.2f}x forward: "
+                    "what /get_preds costs without the field-limited path"),
+        metric(f"{name} attention response size", r["response_bytes"] / 1e6, "MB",
+               goal="<= 1"),
+    ]
+  return {"section": SECTION, "metrics": metrics, "results": results}
+
+
+def run(args: argparse.Namespace) -> dict:
+  models = [m.strip() for m in str(getattr(args, "server_models", "")).split(",") if m.strip()]
+  return run_server_bench(models or DEFAULT_MODELS,
+                          num_tokens=int(getattr(args, "server_tokens", 64)),
+                          repeats=int(getattr(args, "server_repeats", 7)))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+  """`python -m exbert_lit.bench.server`: this section alone (until the bench runner lands)."""
+  from exbert_lit import bench  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  add_arguments(parser)
+  result = run(parser.parse_args(argv))
+  print(bench.format_table([result]))
+  print(json.dumps(result["results"], indent=1))
+
+
+if __name__ == "__main__":
+  main()
