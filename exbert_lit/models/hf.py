@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import threading
 from typing import Any, Iterable, Optional, Sequence
 
 from lit_nlp.api import model as lit_model
@@ -163,8 +164,20 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._embedding_table: Optional[tuple[list[str], np.ndarray]] = None
     self._fingerprint: Optional[str] = None
     self._targets_by_id: collections.OrderedDict[str, str] = collections.OrderedDict()
+    # The capture hooks are per model, so two threads must not run forward passes at once.
+    self._lock = threading.Lock()
 
   # --- LIT Model API -------------------------------------------------------------------------
+
+  @classmethod
+  def init_spec(cls) -> lit_types.Spec:
+    """Constructor arguments, so LIT's "load model" dialog can make new instances."""
+    return {
+        "name_or_path": lit_types.String(default=""),
+        "top_k": lit_types.Integer(default=10, min_val=1, max_val=100),
+        "batch_size": lit_types.Integer(default=8, min_val=1, max_val=256),
+        "compute_gradients": lit_types.Boolean(default=True),
+    }
 
   def description(self) -> str:
     return f"{self.name} ({'causal' if self.is_causal else 'masked'} LM, {self.model_type})"
@@ -242,11 +255,14 @@ class HFLanguageModel(lit_model.BatchedModel):
       h.update(json.dumps(config, sort_keys=True, default=str).encode())
       h.update(json.dumps(sorted(self._vocab.items())).encode())
       h.update(json.dumps(self.tokenizer.all_special_tokens).encode())
+      # Weights: names, shapes and ~1k evenly strided values per tensor; cheap (no pass over
+      # all weights) yet any fine-tune or re-initialisation changes it.
       with torch.no_grad():
         for pname, p in self.model.state_dict().items():
           flat = p.reshape(-1)
-          h.update(f"{pname}{tuple(p.shape)}{float(flat.double().sum()):.6e}".encode())
-          h.update(flat[:256].float().numpy().tobytes())
+          sample = flat[::max(1, flat.numel() // 1024)]
+          h.update(f"{pname}{tuple(p.shape)}".encode())
+          h.update(sample.float().numpy().tobytes())
       self._fingerprint = f"{self.name}@sha256:{h.hexdigest()}"
     return self._fingerprint
 
@@ -358,6 +374,11 @@ class HFLanguageModel(lit_model.BatchedModel):
       (head-normalised); word_embs [B, T, D]; logits [B, T, V] (if a head);
       grads [B, T, D], targets [B] ids, margins [B] (if gradients).
     """
+    with self._lock:
+      return self._forward_locked(batch, input_embs=input_embs, targets=targets,
+                                  with_gradients=with_gradients, with_logits=with_logits)
+
+  def _forward_locked(self, batch, *, input_embs, targets, with_gradients, with_logits):
     n = max(e.length for e in batch)
     ids = torch.full((len(batch), n), self._pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), n), dtype=torch.long)
