@@ -201,6 +201,13 @@ def test_overlong_text_is_truncated_with_warning(models, name, caplog):
     assert out["special_tokens"][-1] == 1.0  # the closing special token is kept
 
 
+def test_max_tokens_caps_below_the_model_limit(tiny_model_dirs):
+  model = registry.load_model(str(tiny_model_dirs["roberta"]), max_tokens=10)
+  assert model.max_length == 10
+  out = list(model.predict([{"text": "the man visited the nurse " * 5}]))[0]
+  assert len(out["tokens"]) == 10 and out["tokens"][-1] == "</s>"
+
+
 def test_given_tokens_are_used_as_is(models):
   model = models["bert"]
   tokens = ["[CLS]", "the", "[MASK]", "visited", "the", "nurse", "[SEP]"]

@@ -38,6 +38,9 @@ _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
 _CAUSAL_ARCH_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 _MASKED_ARCH_SUFFIXES = ("ForMaskedLM", "ForPreTraining")
 _TARGET_MEMORY = 4096   # example ids whose gradient target children (HotFlip) inherit
+# Default cap on tokens per input, below the model's own limit where that is larger: every
+# forward keeps all attention, L x H x T x T floats (SmolLM2 at its 8192 positions: 72 GB).
+DEFAULT_MAX_TOKENS = 512
 
 
 @dataclasses.dataclass
@@ -117,7 +120,8 @@ class HFLanguageModel(lit_model.BatchedModel):
 
   def __init__(self, name_or_path: str, *, name: Optional[str] = None, top_k: int = 10,
                batch_size: int = 8, compute_gradients: bool = True,
-               has_head: Optional[bool] = None, dtype: torch.dtype = torch.float32):
+               has_head: Optional[bool] = None, dtype: torch.dtype = torch.float32,
+               max_tokens: int = DEFAULT_MAX_TOKENS):
     """Loads config, tokenizer and weights with `from_pretrained(name_or_path)`.
 
     Args:
@@ -128,6 +132,7 @@ class HFLanguageModel(lit_model.BatchedModel):
       compute_gradients: False drops the gradient fields (cheaper predictions; no salience).
       has_head: whether the weights carry an LM head; default: read from config.architectures.
       dtype: weights' dtype (float32: gradients and probabilities to 1e-4 need it on CPU).
+      max_tokens: longer inputs are truncated (also to the model's own, smaller, limit).
     """
     self.name = name or str(name_or_path)
     self.name_or_path = str(name_or_path)
@@ -153,7 +158,7 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._projections = internals_lib.output_projections(
         self.model, self.model_type, self.num_layers)
     self.head_dim: int = _in_features(self._projections[0]) // self.num_heads
-    self.max_length: int = max_input_length(self.tokenizer, self.config)
+    self.max_length: int = min(max_input_length(self.tokenizer, self.config), int(max_tokens))
 
     tok = self.tokenizer
     self.mask_token: Optional[str] = None if self.is_causal else tok.mask_token
@@ -177,6 +182,7 @@ class HFLanguageModel(lit_model.BatchedModel):
         "top_k": lit_types.Integer(default=10, min_val=1, max_val=100),
         "batch_size": lit_types.Integer(default=8, min_val=1, max_val=256),
         "compute_gradients": lit_types.Boolean(default=True),
+        "max_tokens": lit_types.Integer(default=DEFAULT_MAX_TOKENS, min_val=8, max_val=8192),
     }
 
   def description(self) -> str:
