@@ -1,0 +1,438 @@
+/**
+ * exBERT's corpus view as a LIT module: the corpus tokens whose
+ * representation is nearest to the token chosen in the attention view, in
+ * their sentences, and histograms of their linguistic labels.
+ *
+ * Corpus text is rendered only through lit-html bindings, which escape it.
+ */
+
+// tslint:disable:no-new-decorators
+import {css, html, unsafeCSS} from 'lit';
+import {customElement} from 'lit/decorators.js';
+import {classMap} from 'lit/directives/class-map.js';
+import {styleMap} from 'lit/directives/style-map.js';
+import {computed, makeObservable, observable} from 'mobx';
+
+import {LitModule} from '../../client/core/lit_module';
+import {IndexedInput, ModelInfoMap, Spec} from '../../client/lib/types';
+
+import {MAX_ATT_COLOR, offsetColor, offsetKey} from '../lib/colors';
+import {displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from '../lib/corpus';
+import {Bin, Match, SearchResult} from '../lib/corpus_types';
+import {formatHeadSet} from '../lib/heads';
+import {displayToken} from '../lib/tokens';
+import {parseOffsets, SearchKind} from '../lib/url_state';
+
+import {exbertState} from './view_state';
+
+/** Name under which the server registers the corpus-search interpreter. */
+export const INTERPRETER = 'exbert_corpus_search';
+const DEFAULT_K = 50;
+
+interface SearchRequest {
+  input: IndexedInput;
+  position: number;
+  layer: number;
+  kind: SearchKind;
+  heads: number[];
+  offsets: number[];
+}
+
+const styles = css`
+  :host {
+    font-family: 'Roboto', sans-serif;
+    font-size: 13px;
+  }
+  .module-container {
+    display: flex;
+    flex-direction: column;
+    height: 100%;
+  }
+  .module-toolbar {
+    display: flex;
+    align-items: center;
+    flex-wrap: wrap;
+    gap: 8px;
+    padding: 4px 8px;
+    border-bottom: 1px solid #dadce0;
+  }
+  .corpus-body {
+    flex: 1;
+    overflow: auto;
+    padding: 6px;
+  }
+  .control {
+    display: inline-flex;
+    align-items: center;
+    gap: 4px;
+  }
+  .offsets {
+    width: 80px;
+  }
+  .query {
+    color: #5f6368;
+  }
+  .message, .hint {
+    color: #5f6368;
+    padding: 4px;
+  }
+  .error {
+    color: #c5221f;
+    padding: 4px;
+  }
+  .histograms {
+    display: flex;
+    flex-wrap: wrap;
+    gap: 12px;
+    margin-bottom: 8px;
+  }
+  .histogram-column {
+    min-width: 160px;
+  }
+  .column-title {
+    font-weight: 500;
+    border-bottom: 3px solid;
+    margin-bottom: 4px;
+  }
+  .histogram-title {
+    color: #5f6368;
+    font-size: 11px;
+    margin-top: 4px;
+  }
+  .bar-row {
+    display: flex;
+    align-items: center;
+    gap: 4px;
+    height: 15px;
+  }
+  .bar-label {
+    width: 64px;
+    overflow: hidden;
+    text-overflow: ellipsis;
+    white-space: nowrap;
+  }
+  .bar-track {
+    width: 70px;
+  }
+  .bar {
+    display: block;
+    height: 10px;
+  }
+  .bar-count {
+    color: #5f6368;
+    font-size: 11px;
+  }
+  .matches-title {
+    font-weight: 500;
+    margin: 4px 0;
+  }
+  .matches {
+    border-collapse: collapse;
+  }
+  .match td {
+    padding: 2px 4px;
+    border-bottom: 1px solid #f1f3f4;
+    vertical-align: top;
+  }
+  .score {
+    color: #5f6368;
+    font-family: 'Roboto Mono', monospace;
+  }
+  .piece {
+    margin-left: 0.3em;
+    border-bottom: 2px solid transparent;
+  }
+  .piece.continuation {
+    margin-left: 0;
+  }
+  .piece.hit {
+    background: #fde293;
+    font-weight: 700;
+  }
+  .piece.max-att {
+    text-decoration: underline dotted ${unsafeCSS(MAX_ATT_COLOR)};
+  }
+`;
+
+/** Corpus view: `<exbert-corpus-module>`. */
+@customElement('exbert-corpus-module')
+export class ExbertCorpusModule extends LitModule {
+  static override title = 'exBERT Corpus Search';
+  static override numCols = 6;
+  static override duplicateForModelComparison = true;
+  static override infoMarkdown =
+      'Searches the indexed corpus for the token frozen in the exBERT ' +
+      'attention view, at its layer: by the token embedding, or by the ' +
+      'context (the selected heads\' outputs). Shows the matches and ' +
+      'histograms of their labels; colours match the neighbour columns.';
+  static override template =
+      (model: string, selectionServiceIndex: number, shouldReact: number) => html`
+      <exbert-corpus-module model=${model} .shouldReact=${shouldReact}
+          selectionServiceIndex=${selectionServiceIndex}>
+      </exbert-corpus-module>`;
+
+  static override get styles() {
+    return [styles];
+  }
+
+  static override shouldDisplayModule(
+      modelSpecs: ModelInfoMap, datasetSpec: Spec) {
+    return Object.values(modelSpecs).some(
+        info => info.interpreters.includes(INTERPRETER));
+  }
+
+  @observable.ref private result: SearchResult|null = null;
+  @observable private error = '';
+  @observable private searching = false;
+  @observable private offsetText = '';
+
+  constructor() {
+    super();
+    makeObservable(this);
+  }
+
+  @computed
+  get available(): boolean {
+    return this.model !== '' &&
+        this.appState.metadata.models[this.model]?.interpreters.includes(
+            INTERPRETER) === true;
+  }
+
+  /** What to search for, or null until a token is frozen. */
+  @computed
+  get request(): SearchRequest|null {
+    const input = this.selectionService.primarySelectedInputData;
+    const {token, layer} = exbertState;
+    if (input == null || token === null || layer === null) return null;
+    return {
+      input,
+      position: token,
+      layer,
+      kind: exbertState.kind,
+      heads: exbertState.heads,
+      offsets: exbertState.offsets,
+    };
+  }
+
+  override firstUpdated() {
+    this.reactImmediately(() => [this.request, this.available] as const,
+                          ([request, available]) => {
+                            if (available) this.search(request);
+                          });
+    this.reactImmediately(() => exbertState.offsets, offsets => {
+      this.offsetText = offsets.map(offsetKey).join(',');
+    });
+  }
+
+  private async search(request: SearchRequest|null) {
+    if (request === null) {
+      this.result = null;
+      this.error = '';
+      return;
+    }
+    const config = {
+      position: request.position,
+      layer: request.layer,
+      kind: request.kind,
+      heads: request.heads,
+      k: DEFAULT_K,
+      offsets: request.offsets,
+    };
+    this.searching = true;
+    try {
+      const promise = this.apiService.getInterpretations(
+          [request.input], this.model, this.appState.currentDataset,
+          INTERPRETER, config, 'Searching the corpus');
+      const results = await this.loadLatest('search', promise);
+      if (results === null) return;
+      this.result = (results as SearchResult[])[0] ?? null;
+      this.error = '';
+    } catch (e) {
+      this.result = null;
+      this.error = `Corpus search failed: ${e instanceof Error ? e.message : e}`;
+    } finally {
+      this.searching = false;
+    }
+  }
+
+  override renderImpl() {
+    if (!this.available) {
+      return html`<div class="message">No corpus is indexed for this model.</div>`;
+    }
+    // clang-format off
+    return html`
+      <div class="module-container">
+        <div class="module-toolbar">${this.renderControls()}</div>
+        <div class="module-results-area corpus-body">
+          ${this.renderBody()}
+        </div>
+      </div>`;
+    // clang-format on
+  }
+
+  private renderControls() {
+    const setKind = (kind: SearchKind) => {
+      exbertState.update({kind});
+    };
+    const onOffsets = (e: Event) => {
+      const text = (e.target as HTMLInputElement).value;
+      const offsets = parseOffsets(text);
+      if (offsets === null) {
+        this.error = `Offsets must be whole numbers like -1,1; got "${text}"`;
+      } else {
+        this.error = '';
+        exbertState.update({offsets});
+      }
+    };
+    const kind = exbertState.kind;
+    // clang-format off
+    return html`
+      <span class="control">Search by
+        <label><input type="radio" name="kind" class="kind-embedding"
+            .checked=${kind === 'embedding'} @change=${() => { setKind('embedding'); }}>
+          embedding</label>
+        <label><input type="radio" name="kind" class="kind-context"
+            .checked=${kind === 'context'} @change=${() => { setKind('context'); }}>
+          context</label>
+      </span>
+      <label class="control">Neighbour offsets
+        <input type="text" class="offsets" .value=${this.offsetText}
+            @change=${onOffsets} title="e.g. -2,-1,1,2">
+      </label>
+      ${this.renderQuery()}`;
+    // clang-format on
+  }
+
+  private renderQuery() {
+    const request = this.request;
+    if (request === null) return '';
+    const heads = request.kind === 'context' ?
+        formatHeadSet({layer: request.layer, heads: request.heads}) :
+        `${request.layer}`;
+    return html`<span class="query">token #${request.position} · ${
+        request.kind === 'context' ? 'heads' : 'layer'} ${heads}</span>`;
+  }
+
+  private renderBody() {
+    if (this.request === null) {
+      return html`<div class="message">Click a token in the exBERT attention
+        view to search the corpus for it.</div>`;
+    }
+    if (this.error) return html`<div class="error">${this.error}</div>`;
+    const result = this.result;
+    if (result === null) {
+      return html`<div class="message">${this.searching ? 'Searching…' : ''}</div>`;
+    }
+    const next = result.query.centre === 'next';
+    // clang-format off
+    return html`
+      ${next ? html`<div class="hint causal-note">Causal model: the histograms
+        summarise the token <b>following</b> each match.</div>` : ''}
+      <div class="histograms">
+        ${displayOffsets(result.query.offsets).map(offset =>
+            this.renderOffsetColumn(result, offset, next))}
+        ${this.renderMaxAttColumn(result)}
+      </div>
+      <div class="matches-title">${result.matches.length} matches</div>
+      <table class="matches">
+        ${result.matches.map(m => this.renderMatch(m, result))}
+      </table>`;
+    // clang-format on
+  }
+
+  private renderBars(bins: Bin[], colour: string, name: string) {
+    // clang-format off
+    return html`
+      <div class="histogram" data-name=${name}>
+        <div class="histogram-title">${name}</div>
+        ${histogramBars(bins).map(bar => html`
+          <div class="bar-row" title="${bar.label}: ${bar.count}">
+            <span class="bar-label">${bar.label}</span>
+            <span class="bar-track">
+              <span class="bar" style=${styleMap({
+                width: `${Math.round(bar.fraction * 100)}%`,
+                background: colour,
+              })}></span>
+            </span>
+            <span class="bar-count">${bar.count}</span>
+          </div>`)}
+      </div>`;
+    // clang-format on
+  }
+
+  private renderOffsetColumn(result: SearchResult, offset: number, next: boolean) {
+    const hist = histogramsAt(result, offset);
+    const colour = offsetColor(offset);
+    const centreName = next ? 'following token' : 'matched token';
+    const title = offset === 0 ? centreName :
+        `${offsetKey(offset)} (${offset < 0 ? 'left' : 'right'} of the ${
+                                      next ? 'following' : 'matched'} token)`;
+    // clang-format off
+    return html`
+      <div class="histogram-column" data-offset=${offsetKey(offset)}>
+        <div class="column-title" style=${styleMap({'border-color': colour})}>
+          ${title}</div>
+        ${hist === null ? html`<div class="hint">no data</div>` : html`
+          ${this.renderBars(hist.pos, colour, 'POS')}
+          ${this.renderBars(hist.dep, colour, 'DEP')}
+          ${this.renderBars(hist.ent, colour, 'entity')}`}
+      </div>`;
+    // clang-format on
+  }
+
+  private renderMaxAttColumn(result: SearchResult) {
+    const h = result.max_att;
+    if (h.pos.length === 0 && h.offset.length === 0) return '';
+    // clang-format off
+    return html`
+      <div class="histogram-column" data-offset="max_att">
+        <div class="column-title" style=${styleMap({'border-color': MAX_ATT_COLOR})}>
+          most-attended token</div>
+        ${this.renderBars(h.pos, MAX_ATT_COLOR, 'POS')}
+        ${this.renderBars(h.dep, MAX_ATT_COLOR, 'DEP')}
+        ${this.renderBars(h.ent, MAX_ATT_COLOR, 'entity')}
+        ${this.renderBars(h.offset, MAX_ATT_COLOR, 'offset')}
+      </div>`;
+    // clang-format on
+  }
+
+  /** One match: its sentence's word-pieces, coloured by offset column. */
+  private renderMatch(match: Match, result: SearchResult) {
+    const centre = summarisedPosition(
+        match.position, match.tokens.length, result.query.centre);
+    const shownOffsets = new Set(result.query.offsets);
+    const pieceClass = (i: number) => {
+      const offset = centre === null ? null : i - centre;
+      return classMap({
+        'piece': true,
+        'hit': i === match.position,
+        'centre': offset === 0,
+        'neighbour': offset !== null && offset !== 0 && shownOffsets.has(offset),
+        'max-att': match.max_att === i,
+        'continuation': match.tokens[i].startsWith('##'),
+      });
+    };
+    const pieceStyle = (i: number) => {
+      const offset = centre === null ? null : i - centre;
+      if (offset === null || (offset !== 0 && !shownOffsets.has(offset))) {
+        return styleMap({});
+      }
+      return styleMap({'border-bottom-color': offsetColor(offset)});
+    };
+    // clang-format off
+    return html`
+      <tr class="match" data-sentence=${match.sentence_id} data-position=${match.position}>
+        <td class="score">${match.score.toFixed(3)}</td>
+        <td class="sentence">${match.tokens.map((t, i) => html`<span
+            class=${pieceClass(i)} style=${pieceStyle(i)}
+            title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`)}</td>
+      </tr>`;
+    // clang-format on
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'exbert-corpus-module': ExbertCorpusModule;
+  }
+}

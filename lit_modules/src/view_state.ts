@@ -1,0 +1,73 @@
+/**
+ * State shared by the exBERT views: the layer, heads and token chosen in the
+ * attention view drive the corpus view. One observable object, mirrored into
+ * the URL (`exbert_*` parameters) so an experiment is a link.
+ */
+
+// tslint:disable:no-new-decorators
+import {action, autorun, makeObservable, observable} from 'mobx';
+
+import {decodeState, SearchKind, ViewState, withState} from '../lib/url_state';
+
+/** The views' observable state; change it only through `update`. */
+export class ExbertViewState implements ViewState {
+  @observable layer: number|null = null;
+  @observable.ref heads: number[] = [];
+  @observable token: number|null = null;
+  @observable side: 'left'|'right' = 'left';
+  @observable hideSpecials = false;
+  @observable kind: SearchKind = 'context';
+  @observable.ref offsets: number[] = [-1, 1];
+
+  constructor(initial: ViewState) {
+    Object.assign(this, initial);
+    makeObservable(this);
+  }
+
+  @action
+  update(changes: Partial<ViewState>) {
+    Object.assign(this, changes);
+  }
+
+  snapshot(): ViewState {
+    return {
+      layer: this.layer,
+      heads: this.heads,
+      token: this.token,
+      side: this.side,
+      hideSpecials: this.hideSpecials,
+      kind: this.kind,
+      offsets: this.offsets,
+    };
+  }
+}
+
+/** The page's one state object, read from the URL the page was opened with. */
+export const exbertState =
+    new ExbertViewState(decodeState(new URLSearchParams(window.location.search)));
+
+let urlSyncInstalled = false;
+
+/**
+ * Keeps our parameters in the URL. LIT's URL service rewrites the whole query
+ * from its own state with history.replaceState whenever that state changes,
+ * so every replaceState is given our parameters too, and our own changes
+ * rewrite the current URL.
+ */
+export function syncStateToUrl() {
+  if (urlSyncInstalled) return;
+  urlSyncInstalled = true;
+  const history = window.history;
+  const replaceState = history.replaceState.bind(history);
+  const current = () =>
+      window.location.pathname + window.location.search + window.location.hash;
+  history.replaceState =
+      (data: unknown, unused: string, url?: string|URL|null) => {
+        const target = url == null ? current() : String(url);
+        replaceState(data, unused, withState(target, exbertState.snapshot()));
+      };
+  autorun(() => {
+    exbertState.snapshot();  // observe every field
+    history.replaceState(history.state, '', current());
+  });
+}
