@@ -285,3 +285,16 @@ def test_unknown_path_is_one_line_error(bad):
 def test_directory_without_config_is_one_line_error(tmp_path):
   with pytest.raises(registry.ModelNotFoundError, match="no config.json"):
     registry.load_model(str(tmp_path))
+
+
+def test_unsupported_architecture_is_one_line_error_naming_it(tmp_path, tiny_bert_dir):
+  """A masked LM whose type has no entry in the output-projection table (MPNet)."""
+  tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_bert_dir)
+  config = transformers.MPNetConfig(
+      vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+      intermediate_size=64, max_position_embeddings=66)
+  transformers.MPNetForMaskedLM(config).save_pretrained(tmp_path)
+  tokenizer.save_pretrained(tmp_path)
+  with pytest.raises(ValueError, match="model_type 'mpnet' is not supported") as e:
+    registry.load_model(str(tmp_path))
+  assert "\n" not in str(e.value)

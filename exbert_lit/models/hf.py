@@ -407,9 +407,12 @@ class HFLanguageModel(lit_model.BatchedModel):
       if with_gradients:
         word_embs.requires_grad_(True)
       with internals_lib.capture_projection_inputs(self._projections) as captured:
-        out = self.model(inputs_embeds=word_embs, attention_mask=mask,
-                         output_attentions=True, output_hidden_states=True)
-      logits = getattr(out, "logits", None) if self.has_head else None
+        # Without logits or gradients the LM head (for SmolLM2 ~20% of the compute) is skipped.
+        needs_head = self.has_head and (with_logits or with_gradients)
+        runner = self.model if needs_head else self.model.base_model
+        out = runner(inputs_embeds=word_embs, attention_mask=mask,
+                     output_attentions=True, output_hidden_states=True)
+      logits = getattr(out, "logits", None) if needs_head else None
       if with_gradients and logits is not None:
         focus = [self.focus_position(e) for e in batch]
         focus_logits = logits[torch.arange(len(batch)), focus]          # [B, V]

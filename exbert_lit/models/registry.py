@@ -145,12 +145,17 @@ def load_model(name_or_path: str, **kwargs) -> Union[hf.MaskedLM, hf.CausalLM]:
   kwargs go to the wrapper (top_k, batch_size, compute_gradients, ...).
   """
   source = resolve(name_or_path)
+  hub_logger = logging.getLogger("huggingface_hub")
+  level = hub_logger.level
+  hub_logger.setLevel(logging.ERROR)   # no multi-line retry chatter for an unreachable hub
   try:
     config = transformers.AutoConfig.from_pretrained(source)
   except (OSError, ValueError) as e:
     raise ModelNotFoundError(
         f"model '{name_or_path}': not a short name ({', '.join(SHORT_NAMES)}), not a local "
         f"directory, and not loadable from the Hugging Face hub ({type(e).__name__})") from None
+  finally:
+    hub_logger.setLevel(level)
   cls = hf.CausalLM if hf.is_causal_config(config) else hf.MaskedLM
   kwargs.setdefault("name", name_or_path)
   return cls(source, **kwargs)
