@@ -298,3 +298,13 @@ def test_unsupported_architecture_is_one_line_error_naming_it(tmp_path, tiny_ber
   with pytest.raises(ValueError, match="model_type 'mpnet' is not supported") as e:
     registry.load_model(str(tmp_path))
   assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("typed", ["<mask>", "[MASK]"])
+def test_given_tokens_with_a_mask_use_the_mask_id(models, typed):
+  model = models["roberta"]
+  tokens = ["<s>", "The", "Ġman", typed, "</s>"]
+  enc = model.encode("ignored", tokens)
+  assert enc.ids[3] == model.tokenizer.mask_token_id
+  assert enc.special.tolist() == [True, False, False, False, True]
+  assert model.focus_position(enc) == 3
