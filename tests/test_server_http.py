@@ -199,6 +199,39 @@ def test_field_limited_preds_match_the_full_prediction(live, examples):
     np.testing.assert_allclose(light[key], full[key], atol=1e-5)
 
 
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_attention_view_request_runs_no_backward_pass(live, examples, model):
+  """What the attention view asks for (tokens, a layer, specials, top-k) skips the gradients:
+  one forward-only call, nothing in LIT's full-prediction cache."""
+  client, srv = live
+  ex = examples[6]
+  predictor = srv.app.field_limited_predictor(model)
+  calls = predictor.model_calls
+  fields = "tokens,layer_1/attention,special_tokens,pred_tokens"
+  (pred,) = client.ok("/get_preds", {"inputs": [ex]}, model=model, dataset_name="sentences",
+                      requested_fields=fields)
+  assert set(pred) == set(fields.split(","))
+  assert len(pred["pred_tokens"]) == len(pred["tokens"])
+  assert predictor.model_calls == calls + 1
+  assert srv.app._cached_full_preds(model, [ex["data"]]) == [None]
+  # A gradient field goes through LIT's full predict.
+  (grads,) = client.ok("/get_preds", {"inputs": [ex]}, model=model, dataset_name="sentences",
+                       requested_fields="token_grad_text")
+  assert len(grads["token_grad_text"]) == len(pred["tokens"])
+  assert srv.app._cached_full_preds(model, [ex["data"]]) != [None]
+
+
+def test_given_tokens_are_honoured_on_the_forward_only_path(client, examples):
+  """The attention view's "mask this token" sends word-pieces; they are used as given."""
+  tokens = ["[CLS]", "the", "[MASK]", "visited", "the", "nurse", "[SEP]"]
+  (pred,) = client.ok("/get_preds",
+                      {"inputs": [{"id": "", "meta": {},
+                                   "data": {"text": "the man visited the nurse",
+                                            "tokens": tokens}}]},
+                      model="bert", requested_fields="tokens,layer_1/attention,pred_tokens")
+  assert pred["tokens"] == tokens
+
+
 def test_full_prediction_has_gradients_and_topk(client, examples):
   preds = client.ok("/get_preds", {"inputs": examples[:1]}, model="bert",
                     dataset_name="sentences",

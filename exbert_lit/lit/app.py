@@ -8,14 +8,17 @@ and predictions limited to the fields a view asks for.
    can take concurrent requests without two threads sharing a model's forward hooks.
 3. Field-limited predictions. LIT's `/get_preds` runs the model's full `predict()` (for our
    models: every layer's attention, E(l), C(l), top-k and a backward pass for the gradients)
-   and filters the fields afterwards. The attention view only needs one layer's attention, so
-   when every requested field is one that `internals()` gives (tokens, special_tokens and the
-   per-layer attention / token_emb / context_emb) and the example carries no `tokens` /
-   `input_embs` override, the app runs the model's `internals()` (a forward pass without
-   gradients) and keeps the result in a small per-model LRU cache. The corpus-search
-   interpreter reads its query vectors through the same path, so a search after the attention
-   view has drawn the sentence runs no model at all. Full predictions already in LIT's cache are
-   always preferred; anything else goes through LIT's normal path unchanged.
+   and filters the fields afterwards. The attention view asks for tokens, one layer's
+   attention and the top-k predictions, none of which needs gradients, so when no requested
+   field is a gradient field (TokenGradients, the embeddings they are for, their target, and
+   whatever else the model only computes with gradients) and the example carries no
+   `input_embs`, the app runs the model's predict with gradients switched off (our models'
+   `compute_gradients` switch; for another model with `internals()`, that forward pass) and
+   keeps the outputs in a small per-model LRU cache. Gradients are computed only when a
+   gradient method or a view asks for them, through LIT's normal (cached) path. The
+   corpus-search interpreter reads its query vectors through the same path, so a search
+   after the attention view has drawn the sentence runs no model at all. Full predictions
+   already in LIT's cache are always preferred.
    Attention weights in a field-limited response are rounded to 4 decimals (1e-4 is below what
    a line's opacity shows), which halves the JSON size.
 """
@@ -68,6 +71,18 @@ class SerialModel(lit_model.ModelWrapper):
     with self._lock:
       return self.wrapped.internals(texts)
 
+  def predict_without_gradients(self, inputs) -> list[dict[str, Any]]:
+    """The wrapped model's predict with its `compute_gradients` switch off for this call."""
+    inputs = list(inputs)
+    base = self.wrapped
+    with self._lock:
+      saved = base.compute_gradients
+      base.compute_gradients = False
+      try:
+        return list(base.predict(inputs))
+      finally:
+        base.compute_gradients = saved
+
   def __getattr__(self, name: str) -> Any:
     # name, fingerprint, num_layers, ...: the LanguageModel attributes of the wrapped model.
     if name.startswith("_"):
@@ -105,20 +120,58 @@ def round_attention(pred: dict[str, Any], attention_keys: set[str]) -> dict[str,
               if k in attention_keys else v) for k, v in pred.items()}
 
 
-class FieldLimitedPredictor:
-  """Forward-only outputs of one model from `internals()`, with an LRU cache by example id."""
+def gradient_fields(spec: lit_types.Spec) -> set[str]:
+  """Output fields that need a backward pass: TokenGradients, their inputs and targets."""
+  fields = set()
+  for key, field in spec.items():
+    if isinstance(field, lit_types.TokenGradients):
+      fields.add(key)
+      fields.update(f for f in (field.grad_for, field.grad_target_field_key) if f)
+  return fields
 
-  def __init__(self, model: lit_model.Model, cache_size: int = LIGHT_CACHE_SIZE):
+
+class FieldLimitedPredictor:
+  """Gradient-free outputs of one model, with an LRU cache by example id.
+
+  Uses the model's own predict with `compute_gradients` off when it has that switch (all
+  non-gradient fields, given `tokens` honoured), else `internals()` (tokens, special_tokens,
+  per-layer attention / token_emb / context_emb of the text).
+  """
+
+  def __init__(self, model: "SerialModel", cache_size: int = LIGHT_CACHE_SIZE):
     self._model = model
     self._cache: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
     self._cache_size = cache_size
     self._lock = threading.Lock()
-    self.fields = frozenset(k for k in model.output_spec() if _INTERNAL_FIELD.match(k))
+    base = corpus_search.unwrap(model)
+    spec = model.output_spec()
+    self.uses_predict = isinstance(getattr(base, "compute_gradients", None), bool)
+    if self.uses_predict:
+      self.fields = frozenset(spec) - gradient_fields(spec)
+    else:
+      self.fields = frozenset(k for k in spec if _INTERNAL_FIELD.match(k))
     self.model_calls = 0   # forward passes run, for tests and the benchmark
 
   @staticmethod
   def key(example: lit_types.JsonDict) -> str:
     return example.get("_id") or caching.input_hash(example)
+
+  def can_serve(self, example: lit_types.JsonDict) -> bool:
+    if example.get("input_embs") is not None:
+      return False
+    return self.uses_predict or is_plain_text_example(example)
+
+  def _run(self, examples: Sequence[lit_types.JsonDict]) -> list[dict[str, Any]]:
+    self.model_calls += 1
+    if self.uses_predict:
+      outputs = self._model.predict_without_gradients(examples)
+      # A field the model leaves out without gradients (e.g. a margin of the gradient target)
+      # is not servable here: narrow the set once, the caller falls back to the full path.
+      produced = frozenset().union(*(o.keys() for o in outputs)) if outputs else self.fields
+      self.fields = self.fields & produced
+      return outputs
+    return [fields_from_internals(item)
+            for item in self._model.internals([ex["text"] for ex in examples])]
 
   def predict(self, examples: Sequence[lit_types.JsonDict]) -> list[dict[str, Any]]:
     keys = [self.key(ex) for ex in examples]
@@ -128,13 +181,11 @@ class FieldLimitedPredictor:
         self._cache.move_to_end(k)
     missing = [i for i, k in enumerate(keys) if k not in found]
     if missing:
-      texts = [examples[i]["text"] for i in missing]
-      internals = self._model.internals(texts)
-      self.model_calls += 1
+      outputs = self._run([examples[i] for i in missing])
       with self._lock:
-        for i, item in zip(missing, internals):
-          found[keys[i]] = fields_from_internals(item)
-          self._cache[keys[i]] = found[keys[i]]
+        for i, output in zip(missing, outputs):
+          found[keys[i]] = output
+          self._cache[keys[i]] = output
         while len(self._cache) > self._cache_size:
           self._cache.popitem(last=False)
     return [found[k] for k in keys]
@@ -222,12 +273,14 @@ class ExbertLitApp(lit_app.LitApp):
   # --- field-limited predictions ----------------------------------------------------------------
 
   def field_limited_predictor(self, model: str) -> Optional[FieldLimitedPredictor]:
-    """The model's forward-only path, or None if it has no `internals()`."""
+    """The model's gradient-free path, or None if it has neither switch nor internals()."""
     if model not in self._field_limited:
-      served = self._models[model]
-      internals = getattr(corpus_search.unwrap(served), "internals", None)
-      self._field_limited[model] = (
-          FieldLimitedPredictor(served.wrapped) if callable(internals) else None)
+      serial = self._models[model].wrapped
+      base = corpus_search.unwrap(serial)
+      usable = isinstance(serial, SerialModel) and (
+          isinstance(getattr(base, "compute_gradients", None), bool)
+          or callable(getattr(base, "internals", None)))
+      self._field_limited[model] = FieldLimitedPredictor(serial) if usable else None
     return self._field_limited[model]
 
   def _requested_keys(self, model: str, requested_types: Optional[str],
@@ -258,9 +311,11 @@ class ExbertLitApp(lit_app.LitApp):
       return None
     cached = self._cached_full_preds(model, examples)
     todo = [i for i, c in enumerate(cached) if c is None]
-    if any(not is_plain_text_example(examples[i]) for i in todo):
+    if any(not predictor.can_serve(examples[i]) for i in todo):
       return None
     computed = predictor.predict([examples[i] for i in todo]) if todo else []
+    if not keys <= predictor.fields:
+      return None   # the model turned out not to give these without gradients
     preds = list(cached)
     for i, pred in zip(todo, computed):
       preds[i] = pred
