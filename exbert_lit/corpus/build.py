@@ -436,6 +436,9 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
   else:
     store.write_json_atomic(run_path, run)
 
+  if config.index_type:  # a bad factory fails now, not after annotating the corpus
+    for dim in (model.hidden_size, model.num_heads * model.head_dim):
+      _make_index(config.index_type, dim)
   sentences = _annotate_stage(work, corpus, config)
   info = _index_stage(work, model, sentences, config)
   templates = _train_stage(work, model, sentences, config, info)

