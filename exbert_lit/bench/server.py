@@ -1,7 +1,7 @@
 """Server cost benchmark (section `server` of `exbert-lit bench`).
 
-What the attention view costs: one POST /get_preds asking for `tokens` and one layer's
-`layer_{l}/attention` for a new 64-token sentence, on a live server (real HTTP on a free local
+What the attention view costs: one POST /get_preds asking for what it shows (`tokens`, one
+layer's `layer_{l}/attention`, `special_tokens`, `pred_tokens`) for a new 64-token sentence, on a live server (real HTTP on a free local
 port), against the raw Hugging Face forward pass of the same loaded model on the same ids
 (`model(input_ids, attention_mask)`, no outputs requested, no gradients). Measured side by side:
 each repeat times the raw forward, then the request for a sentence the server has not seen
@@ -85,7 +85,10 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
   model = load_model(name)
   texts = sentences_of_length(model, num_tokens, 2 * repeats + 1)
   layer = max(1, model.num_layers // 2)
-  fields = f"tokens,layer_{layer}/attention"
+  # What the attention view (lit_modules/src/attention_module.ts) asks for.
+  fields = f"tokens,layer_{layer}/attention,special_tokens"
+  if "pred_tokens" in model.output_spec():
+    fields += ",pred_tokens"
   app = server.make_app(models={"m": model},
                         datasets={"d": datasets.SentencesDataset(texts[:1])}, corpus_examples=0)
   forward, miss, hit, full, sizes = [], [], [], [], []
@@ -110,6 +113,7 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
                         requested_types="TokenGradients")[0])
   med = statistics.median
   return {"model": name, "layer": layer, "tokens": num_tokens, "repeats": repeats,
+          "fields": fields,
           "forward_s": med(forward), "request_miss_s": med(miss), "request_hit_s": med(hit),
           "full_predict_request_s": med(full), "response_bytes": int(med(sizes)),
           "num_layers": model.num_layers, "num_heads": model.num_heads}
