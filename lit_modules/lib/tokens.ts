@@ -7,11 +7,15 @@
 const WORD_START = /^[\u0120\u2581]/;   // GPT-2 / RoBERTa 'Ġ', SentencePiece '▁'
 const CONTINUATION = /^##/;             // BERT / WordPiece
 
-/** A word-piece for display: word markers removed, never empty. */
+/**
+ * A word-piece for display: word markers removed, never empty (a piece that
+ * is only a word-start marker, i.e. a space, shows as '␣').
+ */
 export function displayToken(token: string): string {
   const shown = token.replace(WORD_START, '').replace(CONTINUATION, '')
                     .replace(/\u010a/g, '\\n');
-  return shown === '' ? token : shown;
+  if (shown !== '') return shown;
+  return WORD_START.test(token) ? '\u2423' : token;
 }
 
 /**

@@ -6,7 +6,7 @@ import {displayToken, maskedText, maskTokens} from './tokens';
 describe('displayToken', () => {
   const cases: Array<[string, string]> = [
     ['##ing', 'ing'], ['\u0120the', 'the'], ['\u2581the', 'the'], ['[CLS]', '[CLS]'],
-    ['##', '##'], ['\u0120', '\u0120'], ['\u010a', '\\n'],
+    ['##', '##'], ['\u0120', '\u2423'], ['\u2581', '\u2423'], ['\u010a', '\\n'],
   ];
   for (const [token, shown] of cases) {
     it(`shows ${JSON.stringify(token)}`, () => assert.equal(displayToken(token), shown));

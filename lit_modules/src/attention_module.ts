@@ -122,6 +122,7 @@ const styles = css`
   }
   .graph-and-info {
     display: flex;
+    flex-wrap: wrap;
     gap: 16px;
     align-items: flex-start;
   }
@@ -334,6 +335,10 @@ export class ExbertAttentionModule extends LitModule {
     // Keep the head-set box in step with the state unless it holds an error.
     this.reactImmediately(
         () => [this.layer, this.heads] as const, ([layer, heads]) => {
+          // The corpus view and the URL follow the layer actually shown.
+          if (layer !== null && exbertState.layer !== layer) {
+            exbertState.update({layer});
+          }
           if (layer !== null) {
             this.headText = formatHeadSet({layer, heads});
             this.headError = '';
@@ -487,7 +492,7 @@ export class ExbertAttentionModule extends LitModule {
             <option value=${l} ?selected=${l === layer}>${l}</option>`)}
         </select>
       </label>
-      <label class="control">Heads
+      <label class="control">Layer-heads
         <input class="head-set ${this.headError ? 'invalid' : ''}" type="text"
             .value=${this.headText} @change=${onHeads}
             title="Paper notation: 4-[1,3,9] (layer 4, heads 1, 3, 9), 5-3, or 4 for all heads">
