@@ -125,7 +125,8 @@ class HFLanguageModel(lit_model.BatchedModel):
     """Loads config, tokenizer and weights with `from_pretrained(name_or_path)`.
 
     Args:
-      name_or_path: hub name or local directory, passed to from_pretrained unchanged.
+      name_or_path: short name (see registry.py), local directory, or hub name (passed to
+        from_pretrained unchanged).
       name: the name users know it by (default: name_or_path); used in fingerprint().
       top_k: predictions kept per position in `pred_tokens`.
       batch_size: examples per forward pass.
@@ -134,8 +135,12 @@ class HFLanguageModel(lit_model.BatchedModel):
       dtype: weights' dtype (float32: gradients and probabilities to 1e-4 need it on CPU).
       max_tokens: longer inputs are truncated (also to the model's own, smaller, limit).
     """
+    from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top  (cycle)
+
     self.name = name or str(name_or_path)
-    self.name_or_path = str(name_or_path)
+    # Short names (minilm, smollm2) work here too, e.g. from LIT's "load model" dialog.
+    name_or_path = registry.resolve(str(name_or_path))
+    self.name_or_path = name_or_path
     self.top_k = int(top_k)
     self.batch_size = int(batch_size)
     self.config = transformers.AutoConfig.from_pretrained(name_or_path)
