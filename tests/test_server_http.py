@@ -413,7 +413,9 @@ def test_eight_concurrent_clients_fifty_mixed_requests_each(client, examples):
       path, body, params = args
       status, result, _ = client.post(path, body, model=model, dataset_name="sentences",
                                       timeout=120, **params)
-      if status != 200 or not isinstance(result, list) or len(result) != 1:
+      expected_key = {0: "tokens", 1: "pred_tokens", 2: "token_grad_text"}.get(choice, "matches")
+      if (status != 200 or not isinstance(result, list) or len(result) != 1
+          or not isinstance(result[0], dict) or expected_key not in result[0]):
         errors.append(f"{path} {params}: {status} {str(result)[:200]}")
     return errors
 

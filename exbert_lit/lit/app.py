@@ -57,6 +57,16 @@ class SerialModel(lit_model.ModelWrapper):
   def __init__(self, model: lit_model.Model):
     super().__init__(model)
     self._lock = threading.RLock()
+    # Specs read once: `predict_without_gradients` flips the model's gradient switch, which
+    # its own specs follow, and LIT components on other threads must keep seeing the full one.
+    self._input_spec = model.input_spec()
+    self._output_spec = model.output_spec()
+
+  def input_spec(self) -> lit_types.Spec:
+    return self._input_spec
+
+  def output_spec(self) -> lit_types.Spec:
+    return self._output_spec
 
   @classmethod
   def init_spec(cls):
