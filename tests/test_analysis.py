@@ -149,29 +149,41 @@ def test_label_codes_case_insensitive():
   assert heads.label_codes(vocab, ["dobj"]).tolist() == []
 
 
-def test_target_rows():
-  top1 = np.array([[0, 2], [1, 1], [0, 0]])     # [N=3, H=2]
-  starts = np.array([0, 0, 10])
-  assert heads.target_rows(top1, starts).tolist() == [[0, 2], [1, 1], [10, 10]]
+# Two sentences: rows 0-2 ([CLS] x [SEP]) and rows 3-5 ([CLS] y [SEP]).
+SPECIAL = np.array([True, False, True, True, False, True])
 
 
-@pytest.mark.parametrize("sources,expected", [
-    ([True, True, True, True], [0.5, 0.5]),
-    ([True, False, False, False], [1.0, 0.0]),
-    ([False, True, True, True], [1 / 3, 2 / 3]),
+@pytest.mark.parametrize("top_pos,starts,special,expected", [
+    ([[1, 0, 2]], [0], None, [1]),                    # top-1
+    ([[0, 2, 1]], [0], None, [0]),                    # top-1 even if special
+    ([[0, 2, 1]], [0], SPECIAL, [1]),                 # first non-special of the top-K
+    ([[0, 2, -1]], [0], SPECIAL, [-1]),               # none qualifies
+    ([[2, -1, -1]], [3], None, [5]),                  # padding after the top-1
+    ([[0, 1, 2], [2, 1, 0]], [3, 0], SPECIAL, [4, 1]),
 ])
-def test_hit_shares(sources, expected):
-  # Two sentences: rows 0-1 and 2-3. Row 1 and row 2 carry the label.
-  top1 = np.array([[1, 0], [0, 1], [0, 1], [1, 0]])   # positions within the sentence
-  starts = np.array([0, 0, 2, 2])
-  is_label = np.array([False, True, True, False])
-  got = heads.hit_shares(top1, starts, is_label, np.array(sources))
+def test_max_targets(top_pos, starts, special, expected):
+  got = heads.max_targets(np.array(top_pos), np.array(starts), special)
+  assert got.tolist() == expected
+
+
+def test_max_targets_keeps_leading_shape():
+  top_pos = np.array([[[0, 1, 2], [1, 0, 2]]])       # [N=1, H=2, K=3]
+  assert heads.max_targets(top_pos, np.array([3]), SPECIAL).tolist() == [[4, 4]]
+
+
+@pytest.mark.parametrize("targets,expected", [
+    ([[1, 0], [2, 1]], [0.5, 0.5]),
+    ([[0, -1]], [1.0, 0.0]),                          # -1 is a miss, not row 0
+    ([[0, 1], [1, 2], [1, 0]], [1 / 3, 2 / 3]),
+])
+def test_hit_shares(targets, expected):
+  is_label = np.array([True, False, True])
+  got = heads.hit_shares(np.array(targets), is_label)
   np.testing.assert_allclose(got, expected)
 
 
 def test_hit_shares_without_sources_is_nan():
-  got = heads.hit_shares(np.zeros((2, 3), int), np.zeros(2, int), np.zeros(2, bool),
-                         np.zeros(2, bool))
+  got = heads.hit_shares(np.zeros((0, 3), int), np.zeros(2, bool))
   assert got.shape == (3,) and np.isnan(got).all()
 
 
@@ -183,36 +195,81 @@ def test_rank_heads_order_ties_and_nan():
   assert len(heads.rank_heads(scores, top=2)) == 2
 
 
-def _brute_force_share(table, layer, head, field, label, source_pos=None):
+def _brute_force_target(table, row, layer, head, skip_special):
+  """The max-attended row of `row` for (layer, head), read position by position."""
+  span = table.sentence_rows(int(table.columns["sentence_id"][row]))
+  for position in table.top_pos[row, layer - 1, head - 1]:
+    if position < 0:
+      continue
+    target = span[int(position)]
+    if not (skip_special and table.columns["special"][target]):
+      return target
+  return None
+
+
+def _brute_force_share(table, layer, head, field, label, source_pos, skip_special):
   hits = total = 0
   for row in range(len(table)):
     labels = table.labels(row)
     if labels is None or (source_pos and labels["pos"] != source_pos):
       continue
-    sid = int(table.columns["sentence_id"][row])
-    target = table.sentence_rows(sid)[int(table.top_pos[row, layer - 1, head - 1, 0])]
-    target_labels = table.labels(target)
+    target = _brute_force_target(table, row, layer, head, skip_special)
+    target_labels = None if target is None else table.labels(target)
     total += 1
     hits += target_labels is not None and target_labels[field] == label
   return hits / total
 
 
+@pytest.mark.parametrize("skip_special", [True, False])
 @pytest.mark.parametrize("field,label,source_pos", [
     ("dep", "det", None), ("pos", "NOUN", None), ("pos", "DET", "NOUN"), ("dep", "punct", None),
 ])
-def test_rank_equals_brute_force(fake_index, field, label, source_pos):
+def test_rank_equals_brute_force(fake_index, field, label, source_pos, skip_special):
   index, _ = fake_index
   ranked = heads.rank(index, field, label, source_field="pos" if source_pos else None,
-                      source_label=source_pos)
+                      source_label=source_pos, skip_special=skip_special)
   shares = np.asarray(ranked["shares"])
   assert shares.shape == (index.num_layers, index.num_heads)
   for layer in range(1, index.num_layers + 1):
     for head in range(1, index.num_heads + 1):
-      assert shares[layer - 1, head - 1] == pytest.approx(
-          _brute_force_share(index.table, layer, head, field, label, source_pos), abs=1e-6)
+      assert shares[layer - 1, head - 1] == pytest.approx(_brute_force_share(
+          index.table, layer, head, field, label, source_pos, skip_special), abs=1e-6)
   assert ranked["ranking"][0]["share"] == pytest.approx(shares.max(), abs=1e-6)
   first = ranked["ranking"][0]
-  assert first["lift"] == pytest.approx(first["share"] / ranked["label_rate"])
+  assert first["lift"] == pytest.approx(first["share"] / ranked["chance"])
+  assert 0 < ranked["chance"] < 1 and 0 < ranked["label_rate"] < 1
+
+
+def test_fake_store_heads_do_attend_to_special_tokens(fake_index):
+  """The skip_special cases above differ only if some top-1 targets are special."""
+  table = fake_index[0].table
+  starts = np.asarray(table.sentence_start)[np.asarray(table.columns["sentence_id"])]
+  top1 = starts[:, None, None] + np.asarray(table.top_pos[..., 0])
+  assert np.asarray(table.columns["special"])[top1].any()
+
+
+# Sentence 0: rows 0-3 = [CLS] a(L) b [SEP]; sentence 1: rows 4-6 = c(L) d(L) e.
+CHANCE_SPECIAL = np.array([True, False, False, True, False, False, False])
+CHANCE_LABEL = np.array([False, True, False, False, True, True, False])
+CHANCE_STARTS = np.array([0, 4, 7])
+
+
+@pytest.mark.parametrize("sources,causal,expected", [
+    ([1, 2], False, 0.5),                     # 1 of 2 plain tokens in sentence 0
+    ([4, 5, 6], False, 2 / 3),
+    ([1, 2, 4], False, (0.5 + 0.5 + 2 / 3) / 3),
+    ([1, 2], True, (1 / 1 + 1 / 2) / 2),       # a sees a; b sees a, b
+    ([4, 5, 6], True, (1 + 1 + 2 / 3) / 3),
+    ([], False, None),
+])
+def test_chance_rate(sources, causal, expected):
+  mask = np.zeros(7, bool)
+  mask[sources] = True
+  got = heads.chance_rate(CHANCE_LABEL, CHANCE_SPECIAL, CHANCE_STARTS, mask, causal)
+  if expected is None:
+    assert np.isnan(got)
+  else:
+    assert got == pytest.approx(expected)
 
 
 def test_rank_unknown_label(fake_index):
@@ -220,26 +277,31 @@ def test_rank_unknown_label(fake_index):
     heads.rank(fake_index[0], "dep", "nonesuch")
 
 
-def test_head_target_distribution_agrees_with_rank(fake_index):
+@pytest.mark.parametrize("skip_special", [True, False])
+def test_head_target_distribution_agrees_with_rank(fake_index, skip_special):
   index, _ = fake_index
-  ranked = heads.rank(index, "dep", "det")
+  ranked = heads.rank(index, "dep", "det", skip_special=skip_special)
   for layer, head in [(1, 1), (2, 3)]:
-    bins = heads.head_target_distribution(index.table, layer, head, "dep")
+    bins = heads.head_target_distribution(index.table, layer, head, "dep", skip_special)
     total = sum(b["count"] for b in bins)
     assert total == ranked["sources"]
     det = next((b["count"] for b in bins if b["label"] == "det"), 0)
     assert det / total == pytest.approx(ranked["shares"][layer - 1][head - 1], abs=1e-6)
     assert [b["count"] for b in bins] == sorted((b["count"] for b in bins), reverse=True)
+    assert any(b["label"] == "[CLS]" or b["label"] == "[SEP]" for b in bins) != skip_special
 
 
-def test_max_att_distribution_is_the_search_histogram(fake_index):
+def test_query_target_distribution_raw_equals_the_search_histogram(fake_index):
   index, model = fake_index
   (internals,) = model.internals(["A cat sat on the mat."])
   vec = internals.contexts[1][3]
-  got = heads.max_att_distribution(index, vec, 2, 3, field="dep", k=6)
   direct = index.search(vec, layer=2, kind="context", heads=[3], k=6)
-  assert got["histogram"] == direct["max_att"]["dep"]
-  assert sum(b["count"] for b in got["histogram"]) == 6
+  raw = heads.query_target_distribution(index, vec, 2, 3, field="dep", k=6, skip_special=False)
+  assert raw["histogram"] == direct["max_att"]["dep"]
+  assert raw["result"]["matches"] == direct["matches"]
+  plain = heads.query_target_distribution(index, vec, 2, 3, field="dep", k=6)
+  assert sum(b["count"] for b in plain["histogram"]) == 6
+  assert not any(b["label"].startswith("[") for b in plain["histogram"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,15 +1,23 @@
 """Which heads point at tokens with a given label (the paper's head case study, over a whole store).
 
-For a head (l, h), each corpus token's max-attended token is the top-1 position the store kept at
-build time (attention/top_pos.npy, exbert_lit.corpus.store), so ranking every head of a model
-over a corpus needs no model run. A head's score for a label (e.g. DEP = aux) is the share of
-source tokens whose max-attended token carries that label. Word-pieces inherit their word's
-labels (a two-piece auxiliary counts twice as a target); special tokens carry no label, so
-attention to [CLS]/[SEP]/<s> never counts as a hit; special tokens are never sources.
+For a head (l, h), each corpus token's max-attended token comes from the top-K positions the
+store kept at build time (attention/top_pos.npy, see exbert_lit.corpus.store), so ranking every
+head of a model over a corpus needs no model run. A head's score for a label (e.g. DEP = aux)
+is the share of source tokens whose max-attended token carries that label.
 
-`label_rate` (the label's share among all non-special tokens) is the chance level: a head that
-picked its target at random among the corpus tokens would score about that, so `lift` =
-share / label_rate says how much a head prefers the label.
+Special tokens. Many heads park their attention on [CLS]/[SEP] (or <s>) when they have nothing
+to do (Clark et al. 2019), which would drown every label in "[CLS]". By default the max-attended
+token is therefore the most-attended *non-special* token, as in the attention view with special
+tokens hidden and the weights renormalised (the argmax of the renormalised weights). It is read
+from the stored top-K (K = 3 by default), so it is exact whenever a sentence has fewer than K
+special tokens (BERT: 2; GPT-2 and SmolLM2: none); a token whose K stored targets are all
+special has no target and counts as a miss. `skip_special=False` uses the raw top-1, as the
+corpus search's `max_att` histograms do.
+
+Word-pieces inherit their word's labels (a two-piece auxiliary is two targets); special tokens
+are never sources. `chance` is the share a head attending to a random visible non-special token
+would get (see chance_rate), and `lift` = share / chance says how much a head prefers the
+label; `label_rate` is the label's share among all non-special tokens of the store.
 """
 from __future__ import annotations
 
@@ -30,34 +38,37 @@ def rows_with_label(column: np.ndarray, codes: np.ndarray) -> np.ndarray:
   return np.isin(np.asarray(column), codes)
 
 
-def target_rows(top1: np.ndarray, row_starts: np.ndarray) -> np.ndarray:
-  """Absolute token rows of max-attended positions.
+def max_targets(top_pos: np.ndarray, row_starts: np.ndarray,
+                special: Optional[np.ndarray] = None) -> np.ndarray:
+  """Token rows of the max-attended tokens, skipping special tokens if `special` is given.
 
   Args:
-    top1: int [N, ...] the 0-based position (in its sentence) each token attends to most.
+    top_pos: int [N, ..., K] the K most attended positions (0-based in the sentence, in
+      descending weight, -1 = padding) of N tokens, e.g. [N, H, K] for one layer.
     row_starts: int [N] the first row of each token's sentence.
-  Returns: int64 [N, ...].
+    special: bool [rows of the store]; None keeps special tokens (the top-1 is the target).
+  Returns: int64 [N, ...] the target rows; -1 where no stored position qualifies.
   """
-  top1 = np.asarray(top1, dtype=np.int64)
-  starts = np.asarray(row_starts, dtype=np.int64).reshape((-1,) + (1,) * (top1.ndim - 1))
-  return starts + top1
+  top_pos = np.asarray(top_pos, dtype=np.int64)
+  starts = np.asarray(row_starts, dtype=np.int64).reshape((-1,) + (1,) * (top_pos.ndim - 1))
+  rows = np.where(top_pos >= 0, starts + top_pos, -1)
+  valid = rows >= 0
+  if special is not None:
+    valid &= ~np.asarray(special, dtype=bool)[np.maximum(rows, 0)]
+  first = valid.argmax(axis=-1)[..., None]
+  chosen = np.take_along_axis(rows, first, axis=-1)[..., 0]
+  return np.where(valid.any(axis=-1), chosen, -1)
 
 
-def hit_shares(top1: np.ndarray, row_starts: np.ndarray, is_label: np.ndarray,
-               sources: np.ndarray) -> np.ndarray:
-  """Per head, the share of source tokens whose max-attended token carries the label.
+def hit_shares(targets: np.ndarray, is_label: np.ndarray) -> np.ndarray:
+  """Share of sources whose target row carries the label (-1 = no target = miss).
 
-  Args:
-    top1: int [N, H] max-attended position per token and head (one layer).
-    row_starts: int [N] first row of each token's sentence.
-    is_label: bool [N] which rows carry the label.
-    sources: bool [N] which rows count as sources.
-  Returns: float [H] (NaN if there are no sources).
+  targets: int [N_sources, H]; is_label: bool [rows]. Returns float [H] (NaN if no sources).
   """
-  n_sources = int(np.count_nonzero(sources))
-  if n_sources == 0:
-    return np.full(np.asarray(top1).shape[1:], np.nan)
-  hits = np.asarray(is_label)[target_rows(np.asarray(top1)[sources], row_starts[sources])]
+  targets = np.asarray(targets)
+  if targets.shape[0] == 0:
+    return np.full(targets.shape[1:], np.nan)
+  hits = (targets >= 0) & np.asarray(is_label)[np.maximum(targets, 0)]
   return hits.mean(axis=0)
 
 
@@ -70,8 +81,18 @@ def source_mask(table, field: Optional[str] = None,
   return mask
 
 
+def _row_starts(table) -> np.ndarray:
+  """int64 [N]: the first row of each token's sentence."""
+  return np.asarray(table.sentence_start)[np.asarray(table.columns["sentence_id"])]
+
+
+def _special(table, skip_special: bool) -> Optional[np.ndarray]:
+  return np.asarray(table.columns["special"], dtype=bool) if skip_special else None
+
+
 def head_label_shares(table, field: str, labels: Iterable[str],
-                      sources: Optional[np.ndarray] = None) -> np.ndarray:
+                      sources: Optional[np.ndarray] = None,
+                      skip_special: bool = True) -> np.ndarray:
   """float [L, H]: per layer and head, the share of source tokens (default: every non-special
   token) whose max-attended token has one of `labels` in column `field` (pos, tag, dep, ent)."""
   labels = list(labels)
@@ -79,11 +100,14 @@ def head_label_shares(table, field: str, labels: Iterable[str],
   if codes.size == 0:
     raise ValueError(f"no token of this corpus index has {field} = {', '.join(labels)}")
   is_label = rows_with_label(table.columns[field], codes)
-  sources = source_mask(table) if sources is None else sources
-  starts = np.asarray(table.sentence_start)[np.asarray(table.columns["sentence_id"])]
-  num_layers = table.top_pos.shape[1]
-  return np.stack([hit_shares(table.top_pos[:, l, :, 0], starts, is_label, sources)
-                   for l in range(num_layers)])
+  sources = source_mask(table) if sources is None else np.asarray(sources, dtype=bool)
+  starts = _row_starts(table)[sources]
+  special = _special(table, skip_special)
+  out = []
+  for layer in range(table.top_pos.shape[1]):
+    targets = max_targets(np.asarray(table.top_pos[:, layer])[sources], starts, special)
+    out.append(hit_shares(targets, is_label))
+  return np.stack(out)
 
 
 def label_rate(table, field: str, labels: Iterable[str]) -> float:
@@ -95,6 +119,35 @@ def label_rate(table, field: str, labels: Iterable[str]) -> float:
   return float(is_label[plain].mean())
 
 
+def chance_rate(is_label: np.ndarray, special: np.ndarray, sentence_start: np.ndarray,
+                sources: np.ndarray, causal: bool) -> float:
+  """The share a head would score by attending to a random non-special token it can see.
+
+  For each source token: the share of labelled tokens among the non-special tokens of its
+  sentence (causal: among those at or before it), averaged over the sources. This is the
+  baseline `lift` divides by: it accounts for sentence length and, for restricted sources
+  (e.g. verbs), for the sentences those sources occur in.
+
+  Args:
+    is_label: bool [N]; special: bool [N]; sentence_start: int [S + 1] (row of each sentence's
+    first token, then N); sources: bool [N]; causal: whether tokens only see earlier tokens.
+  """
+  plain = ~np.asarray(special, dtype=bool)
+  labelled = np.asarray(is_label, dtype=bool) & plain
+  rows = np.flatnonzero(sources)
+  if rows.size == 0:
+    return float("nan")
+  cum_plain = np.concatenate([[0], np.cumsum(plain)])        # [N + 1]: count before row i
+  cum_label = np.concatenate([[0], np.cumsum(labelled)])
+  bounds = np.asarray(sentence_start, dtype=np.int64)
+  sentence = np.searchsorted(bounds, rows, side="right") - 1
+  first = bounds[sentence]
+  last = rows + 1 if causal else bounds[sentence + 1]       # exclusive end of what is visible
+  seen_plain = cum_plain[last] - cum_plain[first]
+  seen_label = cum_label[last] - cum_label[first]
+  return float(np.mean(seen_label / np.maximum(seen_plain, 1)))
+
+
 def rank_heads(scores: np.ndarray, top: Optional[int] = None) -> list[dict]:
   """Heads by descending score (ties: lower layer, then lower head first), 1-based.
 
@@ -102,67 +155,98 @@ def rank_heads(scores: np.ndarray, top: Optional[int] = None) -> list[dict]:
   """
   scores = np.asarray(scores, dtype=np.float64)
   cells = [(l, h) for l in range(scores.shape[0]) for h in range(scores.shape[1])]
-  key = lambda c: (np.isnan(scores[c]), -np.nan_to_num(scores[c], nan=0.0), c)
+  key = lambda c: (bool(np.isnan(scores[c])), -float(np.nan_to_num(scores[c], nan=0.0)), c)
   ranked = sorted(cells, key=key)[:top]
   return [{"layer": l + 1, "head": h + 1, "name": f"{l + 1}-{h + 1}",
            "share": float(scores[l, h])} for l, h in ranked]
 
 
+def _split(labels: Optional[str]) -> list[str]:
+  return [x.strip() for x in (labels or "").split(",") if x.strip()]
+
+
 def rank(index, field: str, label: str, *, source_field: Optional[str] = None,
-         source_label: Optional[str] = None, top: Optional[int] = None) -> dict:
-  """Ranks every head of `index` (a CorpusIndex) by how often its max-attention target carries
+         source_label: Optional[str] = None, skip_special: bool = True,
+         top: Optional[int] = None) -> dict:
+  """Ranks every head of `index` (a CorpusIndex) by how often its max-attended token carries
   `label` (comma-separated alternatives allowed, e.g. "aux,auxpass").
 
   source_field/source_label restrict the sources (e.g. pos = VERB: what verbs attend to).
   Returns a JSON-ready dict: the setting, chance level, the [L, H] share matrix and the ranking.
   """
-  labels = [x.strip() for x in label.split(",") if x.strip()]
-  source_labels = ([x.strip() for x in source_label.split(",") if x.strip()]
-                   if source_label else None)
+  labels = _split(label)
+  if not labels:
+    raise ValueError("give a label, e.g. aux")
   table = index.table
-  sources = source_mask(table, source_field, source_labels)
-  scores = head_label_shares(table, field, labels, sources)
-  rate = label_rate(table, field, labels)
+  sources = source_mask(table, source_field, _split(source_label) or None)
+  scores = head_label_shares(table, field, labels, sources, skip_special)
+  chance = chance_rate(rows_with_label(table.columns[field], label_codes(table.vocab, labels)),
+                       table.columns["special"], table.sentence_start, sources,
+                       bool(index.is_causal))
   ranking = rank_heads(scores, top)
   for row in ranking:
-    row["lift"] = row["share"] / rate if rate > 0 else float("nan")
+    row["lift"] = row["share"] / chance if chance > 0 else float("nan")
   return {"field": field, "label": label, "source_field": source_field,
-          "source_label": source_label, "sources": int(sources.sum()),
-          "tokens": len(table), "label_rate": rate,
+          "source_label": source_label, "skip_special": skip_special,
+          "sources": int(sources.sum()), "tokens": len(table),
+          "label_rate": label_rate(table, field, labels), "chance": chance,
           "shares": np.round(scores, 6).tolist(), "ranking": ranking}
 
 
-def head_target_distribution(table, layer: int, head: int, field: str = "dep",
-                             sources: Optional[np.ndarray] = None) -> list[dict]:
-  """Labels of one head's max-attended tokens over the whole store (all source tokens).
+def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: str = "dep",
+                        skip_special: bool = True) -> list[dict]:
+  """Labels of one head's max-attended tokens for the given source rows.
 
-  The corpus-wide profile of a head, to set beside the distribution over one query's matches.
-  layer, head: 1-based. Special targets count under their own text (e.g. "[SEP]"), as in the
-  search histograms. Returns [{"label", "count"}] by descending count, then label.
+  layer, head: 1-based. A special target (skip_special=False) counts under its own text (e.g.
+  "[CLS]"), as in the search histograms; a token without a qualifying target under "(none)".
+  Returns [{"label", "count"}] by descending count, then label.
   """
-  sources = source_mask(table) if sources is None else sources
-  starts = np.asarray(table.sentence_start)[np.asarray(table.columns["sentence_id"])]
-  rows = target_rows(np.asarray(table.top_pos[:, layer - 1, head - 1, 0])[sources],
-                     starts[sources])
+  rows = np.asarray(rows, dtype=np.int64)
+  starts = _row_starts(table)[rows]
+  targets = max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows], starts,
+                        _special(table, skip_special))
   column = np.asarray(table.columns[field])
   pieces = np.asarray(table.columns["piece"])
   special = np.asarray(table.columns["special"], dtype=bool)
-  codes = np.where(special[rows], pieces[rows], column[rows])
+  safe = np.maximum(targets, 0)
+  codes = np.where(special[safe], pieces[safe], column[safe])
+  codes = np.where(targets >= 0, codes, -1)
   counts = collections.Counter(codes.tolist())
   named = {("(none)" if c < 0 else table.vocab[c]): n for c, n in counts.items()}
   return [{"label": k, "count": v}
           for k, v in sorted(named.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def max_att_distribution(index, vector: np.ndarray, layer: int, head: int, *,
-                         field: str = "dep", k: int = 50) -> dict:
+def head_target_distribution(table, layer: int, head: int, field: str = "dep",
+                             skip_special: bool = True) -> list[dict]:
+  """The corpus-wide profile of a head: labels of the max-attended tokens of every non-special
+  token of the store (see target_distribution)."""
+  return target_distribution(table, np.flatnonzero(source_mask(table)), layer, head, field,
+                             skip_special)
+
+
+def match_rows(index, result) -> np.ndarray:
+  """Token rows of a SearchResult's matches.   -> int64 [k]"""
+  starts = np.asarray(index.table.sentence_start)
+  return np.asarray([starts[m["sentence_id"]] + m["position"] for m in result["matches"]],
+                    dtype=np.int64)
+
+
+def query_target_distribution(index, vector: np.ndarray, layer: int, head: int, *,
+                              field: str = "dep", k: int = 50,
+                              skip_special: bool = True) -> dict:
   """Labels of the max-attended tokens of the k corpus matches of a query, for one head.
 
   The matches come from context search with that head only (C(l) restricted to `head`); each
-  match's max-attended token is the one `head` attends to most. Returns the SearchResult's
-  `max_att` histogram of `field` and of the offsets, and the search result itself.
+  match's max-attended token is the one `head` attends to most (see the module docstring for
+  special tokens). Returns {"histogram", "offsets" (per match: target position minus the
+  match's position, None without a target), "result" (the SearchResult)}.
   """
   result = index.search(vector, layer=layer, kind="context", heads=[head], k=k)
-  return {"layer": layer, "head": head, "field": field,
-          "histogram": result["max_att"][field], "offsets": result["max_att"]["offset"],
+  table = index.table
+  rows = match_rows(index, result)
+  targets = max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows],
+                        _row_starts(table)[rows], _special(table, skip_special))
+  return {"histogram": target_distribution(table, rows, layer, head, field, skip_special),
+          "offsets": [None if t < 0 else int(t - r) for t, r in zip(targets, rows)],
           "result": result}
