@@ -1,0 +1,447 @@
+"""The exBERT attention and corpus views in a real browser against a real exbert-lit server.
+
+Debian's chromium driven by Playwright (`playwright install` cannot download a browser here), a server
+from `exbert_lit.server.make_app` on a free local port with tiny random-init models (tests/tiny_models.py)
+and corpus stores built from a few sentences, one of them full of HTML. What a user does: hover, click,
+hide special tokens, pick heads, mask a token, search the corpus, reload a shared link.
+
+Screenshots of both views go to artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+
+import tiny_models
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not pathlib.Path(CHROMIUM).exists():
+  pytest.skip("Debian's chromium is not installed (setup.sh installs it)", allow_module_level=True)
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "artifacts"
+TIMEOUT_MS = 20_000
+
+# Short enough for the tiny models' 64 positions even with every symbol a word-piece.
+HTML_SENTENCE = 'The <script>__x=1</script> <b>cat</b> <img src=x onerror="__x=2"> sat.'
+SENTENCES = list(tiny_models.SENTENCES) + [HTML_SENTENCE]
+expect = sync_api.expect
+
+
+# --- server and browser -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corpora(tiny_bert_dir, tiny_gpt2_dir, tmp_path_factory):
+  """A corpus store per tiny model, from the test sentences (HTML one included)."""
+  from exbert_lit.corpus import build
+  from exbert_lit.models import load_model
+  root = tmp_path_factory.mktemp("browser_corpora")
+  text = root / "corpus.txt"
+  text.write_text("\n\n".join(SENTENCES * 2), encoding="utf-8")
+  stores = {}
+  for name, path in (("bert", tiny_bert_dir), ("gpt2", tiny_gpt2_dir)):
+    stores[f"{name}_corpus"] = str(root / f"{name}_store")
+    build.build(load_model(str(path)), str(text), stores[f"{name}_corpus"], progress=False)
+  return stores
+
+
+@pytest.fixture(scope="module")
+def server_url(tiny_bert_dir, tiny_gpt2_dir, corpora):
+  from exbert_lit import server
+  from exbert_lit.lit import client, datasets
+  assert client.client_root() is not None, "build the client first: lit_modules/build.sh"
+  app = server.make_app(
+      models={"bert": str(tiny_bert_dir), "gpt2": str(tiny_gpt2_dir)},
+      datasets={"sentences": datasets.SentencesDataset(SENTENCES)},
+      corpora=corpora, corpus_examples=0)
+  srv = server.ExbertServer(app, port=0)
+  url = srv.start()
+  try:
+    yield url.rstrip("/")
+  finally:
+    srv.stop()
+
+
+def post(url: str, path: str, body: dict, **params):
+  query = urllib.parse.urlencode(params)
+  request = urllib.request.Request(f"{url}{path}?{query}", data=json.dumps(body).encode(),
+                                   headers={"Content-Type": "application/json"}, method="POST")
+  try:
+    with urllib.request.urlopen(request, timeout=60) as response:
+      return json.loads(response.read())
+  except urllib.error.HTTPError as e:
+    message = e.read().decode("utf-8", "replace").split("\n")[0]
+    raise AssertionError(f"{path} {params}: HTTP {e.code}: {message}") from None
+
+
+@pytest.fixture(scope="module")
+def example_ids(server_url) -> list[str]:
+  examples = post(server_url, "/get_dataset", {}, dataset_name="sentences")
+  assert [ex["data"]["text"] for ex in examples] == SENTENCES
+  return [ex["id"] for ex in examples]
+
+
+@pytest.fixture(scope="module")
+def browser():
+  with sync_api.sync_playwright() as p:
+    instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield instance
+    instance.close()
+
+
+class Page:
+  """A browser tab on the LIT app that records console errors and failed requests."""
+
+  def __init__(self, page, base_url: str, example_ids: list[str]):
+    self.page = page
+    self.base_url = base_url
+    self.example_ids = example_ids
+    self.errors: list[str] = []
+    page.on("console", lambda m: self.errors.append(f"console: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+    page.on("response", lambda r: self.errors.append(f"HTTP {r.status} {r.url}")
+            if r.status >= 400 else None)
+
+  def open(self, model: str = "bert", example: int = 0, **state: str):
+    ex = self.example_ids[example]
+    params = {"models": model, "dataset": "sentences", "selection": ex, "primary": ex,
+              **{f"exbert_{k}": v for k, v in state.items()}}
+    self.page.goto(f"{self.base_url}/?{urllib.parse.urlencode(params)}")
+    self.wait_for_curves()
+
+  def wait_for_curves(self):
+    self.attention.locator("path.edge").first.wait_for(state="attached", timeout=TIMEOUT_MS)
+
+  @property
+  def attention(self):
+    return self.page.locator("exbert-attention-module").first
+
+  @property
+  def corpus(self):
+    return self.page.locator("exbert-corpus-module").first
+
+  def edges(self) -> list[tuple[int, int, float]]:
+    """(from, to, weight) of every curve drawn."""
+    return self.attention.locator("path.edge").evaluate_all(
+        "els => els.map(e => [+e.dataset.from, +e.dataset.to, +e.dataset.weight])")
+
+  def token(self, index: int, side: str = "left"):
+    return self.attention.locator(f"g.token.{side}[data-index='{index}']")
+
+  def token_texts(self) -> list[str]:
+    return self.attention.locator("g.token.left text").all_text_contents()
+
+  def wait_until(self, predicate, message: str, timeout_s: float = TIMEOUT_MS / 1000):
+    """Polls a Python predicate (the DOM changes asynchronously after a request)."""
+    deadline = timeout_s * 1000
+    waited = 0
+    while waited < deadline:
+      value = predicate()
+      if value:
+        return value
+      self.page.wait_for_timeout(100)
+      waited += 100
+    raise AssertionError(f"timed out waiting: {message}")
+
+  def url_params(self) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlparse(self.page.url).query))
+
+
+@pytest.fixture
+def app_page(browser, server_url, example_ids):
+  context = browser.new_context(viewport={"width": 1600, "height": 1100})
+  tab = Page(context.new_page(), server_url, example_ids)
+  yield tab
+  context.close()
+  assert not tab.errors, "\n".join(tab.errors)
+
+
+def server_attention(url: str, example_id: str, model: str, layer: int) -> tuple[list, np.ndarray]:
+  """tokens and `[heads, T, T]` attention straight from the server, for cross-checks."""
+  examples = post(url, "/get_dataset", {}, dataset_name="sentences")
+  example = next(ex for ex in examples if ex["id"] == example_id)
+  pred = post(url, "/get_preds", {"inputs": [example]}, model=model, dataset_name="sentences",
+              requested_fields=f"tokens,layer_{layer}/attention")[0]
+  return pred["tokens"], np.asarray(pred[f"layer_{layer}/attention"])
+
+
+def weights_by_edge(edges) -> dict[tuple[int, int], float]:
+  return {(f, t): w for f, t, w in edges}
+
+
+# --- the server as LIT's client uses it ---------------------------------------------------------
+
+def test_server_accepts_examples_sent_as_ids(server_url, example_ids):
+  """LIT's client sends dataset examples by id (api_service.ts); LIT's app looks them up in the
+  dataset's index, whose `data` is a read-only mapping (types.MappingProxyType), not a dict."""
+  preds = post(server_url, "/get_preds", {"inputs": example_ids[:2]}, model="bert",
+               dataset_name="sentences", requested_fields="tokens")
+  assert [p["tokens"][0] for p in preds] == ["[CLS]", "[CLS]"]
+
+
+# --- attention view -----------------------------------------------------------------------------
+
+def test_page_loads_without_errors_draws_curves_and_has_local_icon_fonts(app_page, server_url,
+                                                                         example_ids):
+  app_page.open("bert", 0)
+  tokens, att = server_attention(server_url, example_ids[0], "bert", 1)
+  assert app_page.token_texts()[1:-1] == [t.lstrip("#") for t in tokens[1:-1]]
+  edges = app_page.edges()
+  mean = att.mean(axis=0)
+  # Every weight above the drawing threshold is drawn, with the server's value (all heads, layer 1).
+  assert len(edges) == int((mean > 0.005).sum())
+  for f, t, w in edges:
+    assert w == pytest.approx(mean[f, t], abs=2e-5)
+  fonts_ok = app_page.page.evaluate(
+      "async () => { await document.fonts.ready;"
+      " return [document.fonts.check('24px \"Material Icons\"'), document.fonts.check('13px Roboto')]; }")
+  assert fonts_ok == [True, True]
+  assert app_page.page.locator("link[href*='fonts.googleapis.com']").count() == 0
+  ARTIFACTS.mkdir(exist_ok=True)
+  app_page.attention.screenshot(path=str(ARTIFACTS / "attention_view.png"))
+
+
+def test_hover_reduces_curves_to_the_tokens_attention(app_page):
+  app_page.open("bert", 0)
+  total = len(app_page.edges())
+  app_page.token(3, "left").hover()
+  outgoing = app_page.wait_until(
+      lambda: (e := app_page.edges()) and all(f == 3 for f, _, _ in e) and e, "outgoing only")
+  assert 0 < len(outgoing) < total
+  app_page.token(4, "right").hover()
+  incoming = app_page.wait_until(
+      lambda: (e := app_page.edges()) and all(t == 4 for _, t, _ in e) and e, "incoming only")
+  assert 0 < len(incoming) < total
+  app_page.page.mouse.move(2, 1000)
+  app_page.wait_until(lambda: len(app_page.edges()) == total, "all curves back")
+
+
+def test_click_freezes_a_token(app_page):
+  app_page.open("bert", 0)
+  app_page.token(2, "left").click()
+  app_page.page.mouse.move(2, 1000)
+  edges = app_page.wait_until(
+      lambda: (e := app_page.edges()) and all(f == 2 for f, _, _ in e) and e, "frozen")
+  assert edges
+  expect(app_page.token(2, "left")).to_have_class(re.compile(r"\bfrozen\b"))
+  assert app_page.url_params()["exbert_token"] == "2"
+  # Hovering another token shows it while hovered; leaving returns to the frozen one.
+  app_page.token(5, "left").hover()
+  app_page.wait_until(lambda: all(f == 5 for f, _, _ in app_page.edges()), "hover wins")
+  app_page.page.mouse.move(2, 1000)
+  app_page.wait_until(lambda: all(f == 2 for f, _, _ in app_page.edges()), "frozen again")
+  # A second click on the frozen token releases it.
+  app_page.token(2, "left").click()
+  app_page.page.mouse.move(2, 1000)
+  app_page.wait_until(lambda: len({f for f, _, _ in app_page.edges()}) > 1, "released")
+
+
+def test_hiding_special_tokens_renormalises(app_page, server_url, example_ids):
+  app_page.open("bert", 0)
+  tokens, att = server_attention(server_url, example_ids[0], "bert", 1)
+  specials = {0, len(tokens) - 1}           # [CLS] ... [SEP]
+  before = weights_by_edge(app_page.edges())
+  app_page.attention.locator("input.hide-specials").check()
+  app_page.wait_until(lambda: not any(f in specials or t in specials
+                                      for f, t, _ in app_page.edges()), "specials hidden")
+  after = weights_by_edge(app_page.edges())
+  assert app_page.token_texts().count("[CLS]") == 0
+  mean = att.mean(axis=0)
+  for (f, t), w in after.items():
+    visible_total = sum(mean[f, j] for j in range(len(tokens)) if j not in specials)
+    assert w == pytest.approx(mean[f, t] / visible_total, abs=1e-4)
+    if (f, t) in before:
+      assert w > before[(f, t)]
+  assert app_page.url_params()["exbert_hide_specials"] == "1"
+
+
+def test_head_selection_aggregates_heads(app_page, server_url, example_ids):
+  app_page.open("bert", 0)
+  _, att = server_attention(server_url, example_ids[0], "bert", 2)
+  box = app_page.attention.locator("input.head-set")
+  box.fill("2-[1,3]")
+  box.press("Enter")
+  graph = app_page.attention.locator("svg.attention-graph")
+  expect(graph).to_have_attribute("data-layer", "2")
+  expect(graph).to_have_attribute("data-heads", "1,3")
+  expected = att[[0, 2]].mean(axis=0)
+  edges = app_page.wait_until(
+      lambda: (e := app_page.edges()) and all(
+          w == pytest.approx(expected[f, t], abs=2e-5) for f, t, w in e) and e, "heads 1,3")
+  assert len(edges) == int((expected > 0.005).sum())
+  # The head chips show the selection; clicking one adds it to the aggregate.
+  chips = app_page.attention.locator(".head-chip")
+  assert chips.count() == tiny_models.HEADS
+  assert [c.get_attribute("class").split().count("selected") for c in chips.all()] == [1, 0, 1, 0]
+  chips.nth(1).click()
+  expect(graph).to_have_attribute("data-heads", "1,2,3")
+  expect(box).to_have_value("2-[1,2,3]")
+  expected = att[[0, 1, 2]].mean(axis=0)
+  app_page.wait_until(lambda: all(w == pytest.approx(expected[f, t], abs=2e-5)
+                                  for f, t, w in app_page.edges()), "heads 1,2,3")
+  # A head set the model does not have is refused with a message, not applied.
+  box.fill("2-9")
+  box.press("Enter")
+  expect(app_page.attention.locator(".head-error")).to_contain_text("head 9 is out of range 1..4")
+  expect(graph).to_have_attribute("data-heads", "1,2,3")
+
+
+def test_masking_a_token_reruns_and_shows_predictions(app_page, server_url):
+  app_page.open("bert", 0)
+  target = 2
+  word = app_page.token_texts()[target]
+  app_page.token(target, "left").click()
+  app_page.attention.locator("button.mask-button").click()
+  masked = app_page.attention.locator("g.token.left.masked")
+  expect(masked).to_have_count(1, timeout=TIMEOUT_MS)
+  assert masked.get_attribute("data-index") == str(target)
+  assert app_page.token_texts()[target] == "[MASK]"
+  # The new sentence is a real LIT datapoint: selected, and in the URL.
+  params = app_page.url_params()
+  assert params["primary"] not in app_page.example_ids
+  assert "[MASK]" in params.get("data_text", "") and word not in params.get("data_text", "")
+  # Predictions for the masked position are shown, and equal the server's.
+  table = app_page.attention.locator("table.predictions")
+  expect(table).to_have_attribute("data-index", str(target))
+  rows = table.locator("tr")
+  assert rows.count() > 0
+  shown = [float(p) for p in table.locator("td.pred-prob").all_text_contents()]
+  example = {"data": {"text": params["data_text"], "_id": ""}, "id": "", "meta": {}}
+  pred = post(server_url, "/get_preds", {"inputs": [example]}, model="bert",
+              dataset_name="sentences", requested_fields="tokens,pred_tokens")[0]
+  assert pred["tokens"][target] == "[MASK]"
+  assert shown == pytest.approx([p for _, p in pred["pred_tokens"][target]], abs=1.5e-3)
+
+
+def test_causal_model_greys_future_tokens_and_predicts_next(app_page):
+  app_page.open("gpt2", 1)
+  expect(app_page.attention.locator(".causal-badge")).to_be_visible()
+  # Causal attention never looks ahead.
+  assert all(t <= f for f, t, _ in app_page.edges())
+  app_page.token(3, "left").hover()
+  future = app_page.attention.locator("g.token.left.future")
+  app_page.wait_until(lambda: future.count() > 0, "future tokens greyed")
+  n = len(app_page.token_texts())
+  assert sorted(int(i) for i in future.evaluate_all("els => els.map(e => e.dataset.index)")) == \
+      list(range(4, n))
+  expect(app_page.attention.locator(".info-title")).to_contain_text("Next token after")
+  # No masking for a causal model.
+  assert app_page.attention.locator("button.mask-button").count() == 0
+
+
+# --- corpus view --------------------------------------------------------------------------------
+
+OFFSET_COLOURS = {"-2": "rgb(107, 174, 214)", "-1": "rgb(31, 119, 180)", "0": "rgb(255, 127, 14)",
+                  "+1": "rgb(44, 160, 44)"}
+
+
+def test_corpus_search_shows_matches_and_histograms(app_page):
+  app_page.open("bert", 0)
+  app_page.token(2, "left").click()
+  corpus = app_page.corpus
+  matches = corpus.locator("tr.match")
+  expect(matches.first).to_be_visible(timeout=TIMEOUT_MS)
+  assert 0 < matches.count() <= 50
+  # The hit is highlighted and its labels show on hover (title).
+  hit = matches.first.locator(".piece.hit")
+  expect(hit).to_have_count(1)
+  assert re.match(r"POS \S+ \(\S+\) · DEP \S+ · ENT \S+ · lemma", hit.get_attribute("title"))
+  columns = corpus.locator(".histogram-column")
+  assert columns.evaluate_all("els => els.map(e => e.dataset.offset)") == ["-1", "0", "+1", "max_att"]
+  for offset in ("-1", "0", "+1"):
+    bars = corpus.locator(f".histogram-column[data-offset='{offset}'] .bar")
+    assert bars.count() > 0
+    colour = bars.first.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == OFFSET_COLOURS[offset]
+  # Counts of the matched token's POS add up to the number of matches.
+  counts = corpus.locator(".histogram-column[data-offset='0'] .histogram[data-name='POS'] .bar-count")
+  assert sum(int(c) for c in counts.all_text_contents()) == matches.count()
+  # Neighbour offsets are adjustable.
+  offsets = corpus.locator("input.offsets")
+  offsets.fill("-2,-1,1")
+  offsets.press("Enter")
+  expect(corpus.locator(".histogram-column[data-offset='-2'] .bar").first).to_be_visible(
+      timeout=TIMEOUT_MS)
+  colour = corpus.locator(".histogram-column[data-offset='-2'] .bar").first.evaluate(
+      "e => getComputedStyle(e).backgroundColor")
+  assert colour == OFFSET_COLOURS["-2"]
+  # Switching to embedding search runs a new search.
+  corpus.locator("input.kind-embedding").check()
+  expect(corpus.locator(".query")).to_contain_text("layer 1")
+  assert app_page.url_params()["exbert_kind"] == "embedding"
+  ARTIFACTS.mkdir(exist_ok=True)
+  corpus.screenshot(path=str(ARTIFACTS / "corpus_view.png"))
+  app_page.page.screenshot(path=str(ARTIFACTS / "exbert_lit.png"))
+
+
+def test_causal_corpus_search_summarises_the_following_token(app_page):
+  app_page.open("gpt2", 1)
+  app_page.token(2, "left").click()
+  expect(app_page.corpus.locator(".causal-note")).to_be_visible(timeout=TIMEOUT_MS)
+  expect(app_page.corpus.locator(".histogram-column[data-offset='0'] .column-title")).to_contain_text(
+      "following token")
+
+
+def test_corpus_html_is_shown_as_text_and_never_run(app_page):
+  app_page.open("gpt2", len(SENTENCES) - 1)     # the HTML sentence, byte-level BPE keeps '<', '>'
+  tokens = app_page.token_texts()
+  position = tokens.index("<")
+  app_page.token(position, "left").click()
+  corpus = app_page.corpus
+  expect(corpus.locator("tr.match").first).to_be_visible(timeout=TIMEOUT_MS)
+  sentences = corpus.locator("td.sentence").all_text_contents()
+  assert any("<script>" in s and "<img" in s for s in sentences), sentences[:3]
+  for tag in ("script", "b", "img"):
+    assert corpus.locator(f"td.sentence {tag}").count() == 0, tag
+    assert app_page.attention.locator(f"svg.attention-graph {tag}").count() == 0, tag
+  assert app_page.page.evaluate("() => window.__x") is None
+
+
+# --- state in the URL ---------------------------------------------------------------------------
+
+def test_reloading_the_url_restores_the_view(app_page, example_ids):
+  app_page.open("bert", 3)
+  box = app_page.attention.locator("input.head-set")
+  box.fill("2-[2,4]")
+  box.press("Enter")
+  app_page.attention.locator("input.hide-specials").check()
+  app_page.token(4, "right").click()
+  app_page.corpus.locator("input.kind-embedding").check()
+  offsets = app_page.corpus.locator("input.offsets")
+  offsets.fill("-2,1")
+  offsets.press("Enter")
+  app_page.wait_until(lambda: app_page.url_params().get("exbert_offsets") == "-2,1", "URL updated")
+  params = app_page.url_params()
+  assert params["exbert_heads"] == "2-[2,4]" and params["exbert_token"] == "4"
+  assert params["exbert_side"] == "right" and params["exbert_hide_specials"] == "1"
+  assert params["exbert_kind"] == "embedding" and params["primary"] == example_ids[3]
+  link = app_page.page.url
+
+  app_page.page.goto("about:blank")
+  app_page.page.goto(link)
+  app_page.wait_for_curves()
+  graph = app_page.attention.locator("svg.attention-graph")
+  expect(graph).to_have_attribute("data-layer", "2")
+  expect(graph).to_have_attribute("data-heads", "2,4")
+  expect(app_page.attention.locator("input.head-set")).to_have_value("2-[2,4]")
+  expect(app_page.attention.locator("input.hide-specials")).to_be_checked()
+  expect(app_page.token(4, "right")).to_have_class(re.compile(r"\bfrozen\b"))
+  assert all(t == 4 for _, t, _ in app_page.edges())
+  expect(app_page.corpus.locator("input.kind-embedding")).to_be_checked()
+  expect(app_page.corpus.locator("input.offsets")).to_have_value("-2,+1")
+  expect(app_page.corpus.locator(".histogram-column[data-offset='-2']")).to_have_count(1,
+                                                                                    timeout=TIMEOUT_MS)
+  assert app_page.url_params()["primary"] == example_ids[3]
