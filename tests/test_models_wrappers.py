@@ -308,3 +308,18 @@ def test_given_tokens_with_a_mask_use_the_mask_id(models, typed):
   assert enc.ids[3] == model.tokenizer.mask_token_id
   assert enc.special.tolist() == [True, False, False, False, True]
   assert model.focus_position(enc) == 3
+
+
+def test_tokenizer_without_offsets_gives_zero_offsets(tiny_model_dirs, monkeypatch):
+  model = registry.load_model(str(tiny_model_dirs["bert"]))
+  real = model.tokenizer.__class__.__call__
+
+  def no_offsets(self, *args, **kwargs):
+    if kwargs.get("return_offsets_mapping"):
+      raise NotImplementedError("offsets need a fast tokenizer")
+    return real(self, *args, **kwargs)
+
+  monkeypatch.setattr(model.tokenizer.__class__, "__call__", no_offsets)
+  enc = model.encode("the man [MASK] the nurse")
+  assert enc.offsets.shape == (7, 2) and not enc.offsets.any()
+  assert enc.ids[3] == model.tokenizer.mask_token_id

@@ -321,21 +321,29 @@ class HFLanguageModel(lit_model.BatchedModel):
     model_text, edits = text, []
     if self.mask_token:
       model_text, edits = internals_lib.substitute_mask(text, TYPED_MASK, self.mask_token)
-    enc = self.tokenizer(model_text, return_offsets_mapping=True, add_special_tokens=True)
+    enc = self._tokenize(model_text)
     truncated = len(enc["input_ids"]) > self.max_length
     if truncated:
       logger.warning("text: %d tokens, more than %s's limit of %d; truncated",
                      len(enc["input_ids"]), self.name, self.max_length)
-      enc = self.tokenizer(model_text, return_offsets_mapping=True, add_special_tokens=True,
-                           truncation=True, max_length=self.max_length)
+      enc = self._tokenize(model_text, truncation=True, max_length=self.max_length)
     ids = list(enc["input_ids"])
     special = np.array([i in self._special_ids for i in ids], bool)
-    offsets = np.array(enc["offset_mapping"], np.int32).reshape(-1, 2)
+    offsets = np.array(enc.get("offset_mapping") or np.zeros((len(ids), 2)),
+                       np.int32).reshape(-1, 2)
     if edits:
       offsets = np.vectorize(lambda o: internals_lib.map_offset_back(int(o), edits),
                              otypes=[np.int32])(offsets)
     offsets[special] = 0
     return Encoded(text=text, ids=ids, offsets=offsets, special=special, truncated=truncated)
+
+  def _tokenize(self, text: str, **kwargs):
+    """The tokenizer's encoding with character offsets, or without them (all [0, 0] later)
+    for tokenizers that cannot give offsets (pure-Python ones)."""
+    try:
+      return self.tokenizer(text, return_offsets_mapping=True, add_special_tokens=True, **kwargs)
+    except NotImplementedError:
+      return self.tokenizer(text, add_special_tokens=True, **kwargs)
 
   def _token_id(self, token: str) -> int:
     if token == TYPED_MASK and self._mask_id is not None:
