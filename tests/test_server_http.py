@@ -239,6 +239,19 @@ def test_full_prediction_has_gradients_and_topk(client, examples):
   assert {"token_grad_text", "pred_tokens", "target_margin"} <= set(preds[0])
 
 
+def test_load_another_model_from_the_ui(client, info, tiny_distilbert_dir):
+  """LIT's "load model" dialog: /create_model with the class of a served model, the init
+  spec's defaults filled in as the dialog does."""
+  config = {k: v.get("default") for k, v in info["initSpecs"]["models"]["bert"].items()}
+  config.update(new_name="distil", name_or_path=str(tiny_distilbert_dir))
+  info, names = client.ok("/create_model", {"config": config}, model_name="bert")
+  assert names == ["distil"]
+  assert "exbert_corpus_search" in info["models"]["distil"]["interpreters"]
+  (pred,) = client.ok("/get_preds", _text(SENTENCES[0]), model="distil",
+                      requested_fields="tokens,layer_1/attention,pred_tokens")
+  assert pred["tokens"][0] == "[CLS]"
+
+
 # --- interpreters and generators --------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ["bert", "gpt2"])

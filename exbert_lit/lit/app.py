@@ -100,6 +100,18 @@ class SerialModel(lit_model.ModelWrapper):
     return getattr(self.wrapped, name)
 
 
+def model_loader(model: lit_model.Model):
+  """LIT's (initializer, init spec) for "load another model like this one" in the UI: the
+  model's own class with its inferred init spec, wrapped like the models given at start."""
+  model_class = type(model)
+
+  def load(**config) -> lit_model.Model:
+    return SerialModel(model_class(**config))
+
+  load.__name__ = model_class.__name__
+  return load, model_class.init_spec()
+
+
 def fields_from_internals(internals) -> dict[str, Any]:
   """LIT output fields (FIELDS.md names) from one SentenceInternals.
 
@@ -212,7 +224,7 @@ class ExbertLitApp(lit_app.LitApp):
   def __init__(self, models, datasets, *args, **kw):
     models = {name: m if isinstance(m, SerialModel) else SerialModel(m)
               for name, m in models.items()}
-    kw.setdefault("model_loaders", {})
+    kw.setdefault("model_loaders", {name: model_loader(m.wrapped) for name, m in models.items()})
     self._field_limited: dict[str, Optional[FieldLimitedPredictor]] = {}
     super().__init__(models, datasets, *args, **kw)
 
