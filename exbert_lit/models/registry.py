@@ -76,7 +76,7 @@ def convert_gguf(gguf: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
 
   The checkpoint is written into a temporary sibling directory and renamed into place, so an
   interrupted conversion never leaves a half-written cache behind. A cache made from another
-  file (size/mtime differ) is replaced.
+  file (its size differs) is replaced.
   """
   stamp = _source_stamp(gguf)
   marker = target / _CACHE_MARKER
