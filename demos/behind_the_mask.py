@@ -153,7 +153,7 @@ def chart(layers: dict, focus: str, path: pathlib.Path, title: str) -> None:
               ls="--" if special else "-", label=label, zorder=3 if label == focus else 2)
     ax.set_title(f"{kind} search" + (" (all heads)" if kind == "context" else ""))
     ax.set_xlabel("layer" + (" (0 = input embeddings)" if kind == "embedding" else ""))
-    ax.set_xticks(xs)
+    ax.set_xticks(xs[::max(1, len(xs) // 12)])
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
   axes[0][0].set_ylabel("share of matches")

@@ -124,8 +124,9 @@ def chart(result: dict, ranked: dict, path: pathlib.Path, field: str) -> None:
   plt = _common.pyplot()
   fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1.3]})
   rank_heads.heatmap(ax1, ranked, fig)
-  ax1.set_title(f"all heads: max-attended token has {ranked['field'].upper()} = "
-                f"{ranked['label']}", fontsize=9)
+  target = "max-attended token" if ranked["skip_special"] else "max-attended token (or special)"
+  ax1.set_title(f"all heads: {target} has {ranked['field'].upper()} = {ranked['label']}",
+                fontsize=9)
   h, q = result["head"], result["query"]
   query = dict(_shares(q["max_att"], 10))
   corpus = dict(_shares(result["corpus_wide"], 40))
