@@ -156,3 +156,14 @@ def test_gender_bias_needs_a_causal_model(tmp_path, tiny_model_dirs, capsys):
   assert _common.run(gender_bias.main, ["--model", str(tiny_model_dirs["bert"]),
                                         "--out", str(tmp_path)]) == 2
   assert "is not a causal LM with an LM head" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_gender_bias_with_smollm2(tmp_path):
+  """The shipped SmolLM2 reproduces the paper's direction: 'her' after nurse, 'him' after doctor."""
+  assert gender_bias.main(["--out", str(tmp_path)]) == 0
+  result = _outputs(tmp_path, "gender_bias")
+  probs = result["summary"]["probabilities"]
+  assert probs["nurse"]["her"] > probs["nurse"]["him"]
+  assert probs["doctor"]["him"] > probs["doctor"]["her"]
+  assert result["layers"] == [28, 29, 30] and len(result["sentences"][0]["attention"]) == 27
