@@ -358,6 +358,8 @@ def test_bad_requests_get_one_line_errors(client, examples):
   assert "head 5 out of range" in _search(client, examples,
                                           {"position": 1, "layer": 1, "heads": [1, 5]})
   assert "position 99 out of range" in _search(client, examples, {"position": 99, "layer": 1})
+  assert "unknown corpus 'nope'; loaded corpora: bert_corpus, gpt2_corpus" in _search(
+      client, examples, {"position": 1, "layer": 1, "corpus": "nope"})
   message = _search(client, examples, {"position": 1, "layer": 1, "corpus": "gpt2_corpus"})
   assert "built with model" in message and "gpt2" in message
   assert "empty 'text'" in client.error("/get_preds", _text("   "), model="bert",
