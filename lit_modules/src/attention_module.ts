@@ -378,6 +378,7 @@ export class ExbertAttentionModule extends LitModule {
     const special = fields.special !== null ?
         (pred[fields.special] as number[]).map(v => v > 0.5) :
         tokens.map(t => SPECIAL_PATTERN.test(t));
+    exbertState.update({sentenceTokens: tokens});
     this.data = {
       inputId: input.id,
       layer,

@@ -309,7 +309,9 @@ export class ExbertCorpusModule extends LitModule {
     const heads = request.kind === 'context' ?
         formatHeadSet({layer: request.layer, heads: request.heads}) :
         `${request.layer}`;
-    return html`<span class="query">token #${request.position} · ${
+    const token = exbertState.sentenceTokens[request.position];
+    const name = token === undefined ? '' : `"${displayToken(token)}" `;
+    return html`<span class="query">${name}(#${request.position}) · ${
         request.kind === 'context' ? 'heads' : 'layer'} ${heads}</span>`;
   }
 

@@ -18,6 +18,11 @@ export class ExbertViewState implements ViewState {
   @observable hideSpecials = false;
   @observable kind: SearchKind = 'context';
   @observable.ref offsets: number[] = [-1, 1];
+  /**
+   * Word-pieces of the sentence in the attention view, so the corpus view can
+   * name the token it searches for. Not part of the URL.
+   */
+  @observable.ref sentenceTokens: string[] = [];
 
   constructor(initial: ViewState) {
     Object.assign(this, initial);
@@ -25,7 +30,7 @@ export class ExbertViewState implements ViewState {
   }
 
   @action
-  update(changes: Partial<ViewState>) {
+  update(changes: Partial<ViewState&{sentenceTokens: string[]}>) {
     Object.assign(this, changes);
   }
 
