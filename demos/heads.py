@@ -7,6 +7,8 @@ Two views of a head's max-attended tokens:
      head only for a token of a sentence (default "escaped" in "She would have escaped the din
      of the city if she could."), and the distribution of the dependency labels of the tokens
      the k matches attend to most with that head, beside the head's corpus-wide distribution.
+Special tokens (and, for causal models, each sentence's first token, their attention sink)
+are skipped as targets unless --keep-special / --keep-first; see exbert_lit/analysis/heads.py.
 The paper: BERT-base head 5-3 points to AUX, 7-5 to POBJ, 5-5 links pronouns to entities; GPT-2
 has heads for AUX and DOBJ. Try `--model bert-base-cased --layer-head 5-3` where the hub is
 reachable.
@@ -65,10 +67,11 @@ def main(argv: Optional[list[str]] = None) -> int:
   (internals,) = model.internals([args.text])
   position = positions.word_position(internals, args.word)
   vector = internals.contexts[layer - 1][position]
-  skip = not args.keep_special
+  skip, skip_first = ranked["skip_special"], ranked["skip_first"]
   query = heads.query_target_distribution(index, vector, layer, head, field=args.field,
-                                          k=args.k, skip_special=skip)
-  corpus_wide = heads.head_target_distribution(index.table, layer, head, args.field, skip)
+                                          k=args.k, skip_special=skip, skip_first=skip_first)
+  corpus_wide = heads.head_target_distribution(index.table, layer, head, args.field, skip,
+                                               skip_first)
   rank_of_head = next(i for i, r in enumerate(ranked["ranking"], start=1)
                       if (r["layer"], r["head"]) == (layer, head))
   matches = query["result"]["matches"]
@@ -124,9 +127,8 @@ def chart(result: dict, ranked: dict, path: pathlib.Path, field: str) -> None:
   plt = _common.pyplot()
   fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1.3]})
   rank_heads.heatmap(ax1, ranked, fig)
-  target = "max-attended token" if ranked["skip_special"] else "max-attended token (or special)"
-  ax1.set_title(f"all heads: {target} has {ranked['field'].upper()} = {ranked['label']}",
-                fontsize=9)
+  ax1.set_title(f"all heads: max-attended token has {ranked['field'].upper()} = "
+                f"{ranked['label']}", fontsize=9)
   h, q = result["head"], result["query"]
   query = dict(_shares(q["max_att"], 10))
   corpus = dict(_shares(result["corpus_wide"], 40))

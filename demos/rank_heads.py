@@ -37,6 +37,9 @@ def add_label_options(p, default_label: str = "aux") -> None:
                  help="let special tokens ([CLS], [SEP], <s>) be max-attended targets (default: "
                  "the most-attended non-special token, as with special tokens hidden in the "
                  "attention view)")
+  p.add_argument("--keep-first", action="store_true",
+                 help="causal models: let each sentence's first token be a target (default: "
+                 "skip it, it is where causal models without <s> park their attention)")
   p.add_argument("--top", type=int, default=10, help="heads to print (default 10)")
 
 
@@ -45,14 +48,17 @@ def ranking(args, index) -> dict:
   if bool(args.source_field) != bool(args.source_label):
     raise _common.DemoError("give --source-field and --source-label together")
   return heads.rank(index, args.field, args.label, source_field=args.source_field,
-                    source_label=args.source_label, skip_special=not args.keep_special)
+                    source_label=args.source_label, skip_special=not args.keep_special,
+                    skip_first=False if args.keep_first else None)
 
 
 def format_ranking(ranked: dict, top: int) -> str:
   what = f"{ranked['field'].upper()} = {ranked['label']}"
   sources = ("every token" if not ranked["source_field"] else
              f"tokens with {ranked['source_field'].upper()} = {ranked['source_label']}")
-  target = "max-attended token" + ("" if ranked["skip_special"] else " (specials included)")
+  skipped = [what for what, on in (("special tokens", ranked["skip_special"]),
+                                   ("first tokens", ranked["skip_first"])) if on]
+  target = "max-attended token" + (f" (skipping {' and '.join(skipped)})" if skipped else "")
   lines = [f"heads whose {target} has {what} (attending: {sources}, "
            f"{ranked['sources']} tokens; chance level {ranked['chance']:.3f}, i.e. a random "
            f"visible token)"]

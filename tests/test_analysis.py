@@ -195,11 +195,11 @@ def test_rank_heads_order_ties_and_nan():
   assert len(heads.rank_heads(scores, top=2)) == 2
 
 
-def _brute_force_target(table, row, layer, head, skip_special):
+def _brute_force_target(table, row, layer, head, skip_special, skip_first=False):
   """The max-attended row of `row` for (layer, head), read position by position."""
   span = table.sentence_rows(int(table.columns["sentence_id"][row]))
   for position in table.top_pos[row, layer - 1, head - 1]:
-    if position < 0:
+    if position < 0 or (skip_first and position == 0):
       continue
     target = span[int(position)]
     if not (skip_special and table.columns["special"][target]):
@@ -207,13 +207,16 @@ def _brute_force_target(table, row, layer, head, skip_special):
   return None
 
 
-def _brute_force_share(table, layer, head, field, label, source_pos, skip_special):
+def _brute_force_share(table, layer, head, field, label, source_pos, skip_special,
+                       skip_first=False):
   hits = total = 0
   for row in range(len(table)):
     labels = table.labels(row)
     if labels is None or (source_pos and labels["pos"] != source_pos):
       continue
-    target = _brute_force_target(table, row, layer, head, skip_special)
+    if skip_first and table.columns["position"][row] == 0:
+      continue
+    target = _brute_force_target(table, row, layer, head, skip_special, skip_first)
     target_labels = None if target is None else table.labels(target)
     total += 1
     hits += target_labels is not None and target_labels[field] == label
@@ -238,6 +241,56 @@ def test_rank_equals_brute_force(fake_index, field, label, source_pos, skip_spec
   first = ranked["ranking"][0]
   assert first["lift"] == pytest.approx(first["share"] / ranked["chance"])
   assert 0 < ranked["chance"] < 1 and 0 < ranked["label_rate"] < 1
+
+
+@pytest.fixture(scope="module")
+def causal_index(tmp_path_factory, tiny_model_dirs):
+  """A store of the tiny GPT-2: no special tokens, so position 0 is a real word."""
+  from exbert_lit.models import load_model
+  root = tmp_path_factory.mktemp("analysis_causal")
+  (root / "c.txt").write_text(CORPUS * 2, encoding="utf-8")
+  model = load_model(str(tiny_model_dirs["gpt2"]), compute_gradients=False)
+  build.build(model, str(root / "c.txt"), root / "store",
+              build.BuildConfig(shard_size=4, batch_size=4), progress=False)
+  return search.CorpusIndex.open(root / "store", model), model
+
+
+@pytest.mark.parametrize("skip_first", [None, True, False])
+@pytest.mark.parametrize("field,label", [("dep", "det"), ("pos", "NOUN")])
+def test_causal_rank_skips_the_first_token_by_default(causal_index, field, label,
+                                                       skip_first):
+  index, _ = causal_index
+  ranked = heads.rank(index, field, label, skip_first=skip_first)
+  expect_skip = skip_first is not False     # None = on for causal models
+  assert ranked["skip_first"] is expect_skip
+  shares = np.asarray(ranked["shares"])
+  for layer in range(1, index.num_layers + 1):
+    for head in range(1, index.num_heads + 1):
+      assert shares[layer - 1, head - 1] == pytest.approx(_brute_force_share(
+          index.table, layer, head, field, label, None, True, expect_skip), abs=1e-6)
+  positions_ = np.asarray(index.table.columns["position"])
+  assert not np.asarray(index.table.columns["special"]).any()
+  assert ranked["sources"] == int(((positions_ != 0) | (not expect_skip)).sum())
+
+
+def test_causal_skip_first_changes_the_targets(causal_index):
+  """The tiny GPT-2 sends some max-attention to position 0, so skipping it matters."""
+  index, _ = causal_index
+  table = index.table
+  assert (np.asarray(table.top_pos[..., 0])[np.asarray(table.columns["position"]) > 0] == 0).any()
+  kept = heads.rank(index, "pos", "DET", skip_first=False)["shares"]
+  skipped = heads.rank(index, "pos", "DET", skip_first=True)["shares"]
+  assert not np.allclose(kept, skipped)
+
+
+def test_excluded_targets(causal_index):
+  table = causal_index[0].table
+  special = np.asarray(table.columns["special"])
+  first = np.asarray(table.columns["position"]) == 0
+  assert heads.excluded_targets(table, False, False) is None
+  assert (heads.excluded_targets(table, True, False) == special).all()
+  assert (heads.excluded_targets(table, False, True) == first).all()
+  assert (heads.excluded_targets(table, True, True) == (special | first)).all()
 
 
 def test_fake_store_heads_do_attend_to_special_tokens(fake_index):

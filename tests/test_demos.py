@@ -131,6 +131,19 @@ def test_heads_and_rank_heads(tmp_path, tiny_model_dirs, corpus):
   assert np.asarray(ranked["shares"]).shape == (2, 4)
 
 
+def test_heads_causal_skips_first_tokens(tmp_path, tiny_model_dirs, corpus):
+  out = tmp_path / "out"
+  base = ["--model", str(tiny_model_dirs["gpt2"]), "--out", str(out), "--k", "5",
+          "--label", "det", *_corpus_args(tmp_path, corpus)]
+  assert heads_demo.main(base) == 0
+  skipped = _outputs(out, "heads")
+  assert skipped["ranking"]["skip_first"] is True
+  assert heads_demo.main(base + ["--keep-first"]) == 0
+  kept = _outputs(out, "heads")
+  assert kept["ranking"]["skip_first"] is False
+  assert kept["ranking"]["sources"] > skipped["ranking"]["sources"]
+
+
 @pytest.mark.parametrize("script,argv,message", [
     (gender_bias, ["--fillers", "nurse"], "--fillers must be 2 comma-separated words"),
     (gender_bias, ["--template", "no blank"], "--template must contain {}"),

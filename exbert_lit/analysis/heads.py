@@ -14,6 +14,11 @@ special tokens (BERT: 2; GPT-2 and SmolLM2: none); a token whose K stored target
 special has no target and counts as a miss. `skip_special=False` uses the raw top-1, as the
 corpus search's `max_att` histograms do.
 
+Causal models without a beginning-of-sequence token (GPT-2, SmolLM2) use the sentence's first
+token as their sink instead: in SmolLM2-135M two thirds of all max-attention goes to position 0.
+`skip_first` (default: on for causal models) treats position 0 like a special token: it is
+never a target, and tokens at position 0 (which see only themselves) are not sources.
+
 Word-pieces inherit their word's labels (a two-piece auxiliary is two targets); special tokens
 are never sources. `chance` is the share a head attending to a random visible non-special token
 would get (see chance_rate), and `lift` = share / chance says how much a head prefers the
@@ -39,22 +44,23 @@ def rows_with_label(column: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def max_targets(top_pos: np.ndarray, row_starts: np.ndarray,
-                special: Optional[np.ndarray] = None) -> np.ndarray:
-  """Token rows of the max-attended tokens, skipping special tokens if `special` is given.
+                excluded: Optional[np.ndarray] = None) -> np.ndarray:
+  """Token rows of the max-attended tokens, skipping the `excluded` rows (e.g. special tokens).
 
   Args:
     top_pos: int [N, ..., K] the K most attended positions (0-based in the sentence, in
       descending weight, -1 = padding) of N tokens, e.g. [N, H, K] for one layer.
     row_starts: int [N] the first row of each token's sentence.
-    special: bool [rows of the store]; None keeps special tokens (the top-1 is the target).
+    excluded: bool [rows of the store], rows that cannot be targets; None: the top-1 is the
+      target, whatever it is.
   Returns: int64 [N, ...] the target rows; -1 where no stored position qualifies.
   """
   top_pos = np.asarray(top_pos, dtype=np.int64)
   starts = np.asarray(row_starts, dtype=np.int64).reshape((-1,) + (1,) * (top_pos.ndim - 1))
   rows = np.where(top_pos >= 0, starts + top_pos, -1)
   valid = rows >= 0
-  if special is not None:
-    valid &= ~np.asarray(special, dtype=bool)[np.maximum(rows, 0)]
+  if excluded is not None:
+    valid &= ~np.asarray(excluded, dtype=bool)[np.maximum(rows, 0)]
   first = valid.argmax(axis=-1)[..., None]
   chosen = np.take_along_axis(rows, first, axis=-1)[..., 0]
   return np.where(valid.any(axis=-1), chosen, -1)
@@ -86,13 +92,23 @@ def _row_starts(table) -> np.ndarray:
   return np.asarray(table.sentence_start)[np.asarray(table.columns["sentence_id"])]
 
 
-def _special(table, skip_special: bool) -> Optional[np.ndarray]:
-  return np.asarray(table.columns["special"], dtype=bool) if skip_special else None
+def excluded_targets(table, skip_special: bool = True,
+                     skip_first: bool = False) -> Optional[np.ndarray]:
+  """bool [N]: rows that cannot be max-attended targets (special tokens; with skip_first, each
+  sentence's first token); None when nothing is excluded."""
+  if not skip_special and not skip_first:
+    return None
+  excluded = np.zeros(len(table.columns["special"]), dtype=bool)
+  if skip_special:
+    excluded |= np.asarray(table.columns["special"], dtype=bool)
+  if skip_first:
+    excluded |= np.asarray(table.columns["position"]) == 0
+  return excluded
 
 
 def head_label_shares(table, field: str, labels: Iterable[str],
                       sources: Optional[np.ndarray] = None,
-                      skip_special: bool = True) -> np.ndarray:
+                      skip_special: bool = True, skip_first: bool = False) -> np.ndarray:
   """float [L, H]: per layer and head, the share of source tokens (default: every non-special
   token) whose max-attended token has one of `labels` in column `field` (pos, tag, dep, ent)."""
   labels = list(labels)
@@ -102,10 +118,10 @@ def head_label_shares(table, field: str, labels: Iterable[str],
   is_label = rows_with_label(table.columns[field], codes)
   sources = source_mask(table) if sources is None else np.asarray(sources, dtype=bool)
   starts = _row_starts(table)[sources]
-  special = _special(table, skip_special)
+  excluded = excluded_targets(table, skip_special, skip_first)
   out = []
   for layer in range(table.top_pos.shape[1]):
-    targets = max_targets(np.asarray(table.top_pos[:, layer])[sources], starts, special)
+    targets = max_targets(np.asarray(table.top_pos[:, layer])[sources], starts, excluded)
     out.append(hit_shares(targets, is_label))
   return np.stack(out)
 
@@ -119,20 +135,21 @@ def label_rate(table, field: str, labels: Iterable[str]) -> float:
   return float(is_label[plain].mean())
 
 
-def chance_rate(is_label: np.ndarray, special: np.ndarray, sentence_start: np.ndarray,
+def chance_rate(is_label: np.ndarray, excluded: np.ndarray, sentence_start: np.ndarray,
                 sources: np.ndarray, causal: bool) -> float:
-  """The share a head would score by attending to a random non-special token it can see.
+  """The share a head would score by attending to a random token it can see and may target.
 
-  For each source token: the share of labelled tokens among the non-special tokens of its
+  For each source token: the share of labelled tokens among the non-excluded tokens of its
   sentence (causal: among those at or before it), averaged over the sources. This is the
   baseline `lift` divides by: it accounts for sentence length and, for restricted sources
   (e.g. verbs), for the sentences those sources occur in.
 
   Args:
-    is_label: bool [N]; special: bool [N]; sentence_start: int [S + 1] (row of each sentence's
+    is_label: bool [N]; excluded: bool [N] rows that are never targets (special tokens, ...);
+    sentence_start: int [S + 1] (row of each sentence's
     first token, then N); sources: bool [N]; causal: whether tokens only see earlier tokens.
   """
-  plain = ~np.asarray(special, dtype=bool)
+  plain = ~np.asarray(excluded, dtype=bool)
   labelled = np.asarray(is_label, dtype=bool) & plain
   rows = np.flatnonzero(sources)
   if rows.size == 0:
@@ -167,34 +184,40 @@ def _split(labels: Optional[str]) -> list[str]:
 
 def rank(index, field: str, label: str, *, source_field: Optional[str] = None,
          source_label: Optional[str] = None, skip_special: bool = True,
-         top: Optional[int] = None) -> dict:
+         skip_first: Optional[bool] = None, top: Optional[int] = None) -> dict:
   """Ranks every head of `index` (a CorpusIndex) by how often its max-attended token carries
   `label` (comma-separated alternatives allowed, e.g. "aux,auxpass").
 
   source_field/source_label restrict the sources (e.g. pos = VERB: what verbs attend to).
+  skip_first: None = on for causal models (see the module docstring).
   Returns a JSON-ready dict: the setting, chance level, the [L, H] share matrix and the ranking.
   """
   labels = _split(label)
   if not labels:
     raise ValueError("give a label, e.g. aux")
   table = index.table
+  if skip_first is None:
+    skip_first = bool(index.is_causal)
   sources = source_mask(table, source_field, _split(source_label) or None)
-  scores = head_label_shares(table, field, labels, sources, skip_special)
+  if skip_first:
+    sources &= np.asarray(table.columns["position"]) != 0
+  scores = head_label_shares(table, field, labels, sources, skip_special, skip_first)
+  excluded = excluded_targets(table, True, skip_first)
   chance = chance_rate(rows_with_label(table.columns[field], label_codes(table.vocab, labels)),
-                       table.columns["special"], table.sentence_start, sources,
+                       excluded, table.sentence_start, sources,
                        bool(index.is_causal))
   ranking = rank_heads(scores, top)
   for row in ranking:
     row["lift"] = row["share"] / chance if chance > 0 else float("nan")
   return {"field": field, "label": label, "source_field": source_field,
-          "source_label": source_label, "skip_special": skip_special,
+          "source_label": source_label, "skip_special": skip_special, "skip_first": skip_first,
           "sources": int(sources.sum()), "tokens": len(table),
           "label_rate": label_rate(table, field, labels), "chance": chance,
           "shares": np.round(scores, 6).tolist(), "ranking": ranking}
 
 
 def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: str = "dep",
-                        skip_special: bool = True) -> list[dict]:
+                        skip_special: bool = True, skip_first: bool = False) -> list[dict]:
   """Labels of one head's max-attended tokens for the given source rows.
 
   layer, head: 1-based. A special target (skip_special=False) counts under its own text (e.g.
@@ -204,7 +227,7 @@ def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: s
   rows = np.asarray(rows, dtype=np.int64)
   starts = _row_starts(table)[rows]
   targets = max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows], starts,
-                        _special(table, skip_special))
+                        excluded_targets(table, skip_special, skip_first))
   column = np.asarray(table.columns[field])
   pieces = np.asarray(table.columns["piece"])
   special = np.asarray(table.columns["special"], dtype=bool)
@@ -218,11 +241,14 @@ def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: s
 
 
 def head_target_distribution(table, layer: int, head: int, field: str = "dep",
-                             skip_special: bool = True) -> list[dict]:
+                             skip_special: bool = True, skip_first: bool = False) -> list[dict]:
   """The corpus-wide profile of a head: labels of the max-attended tokens of every non-special
-  token of the store (see target_distribution)."""
-  return target_distribution(table, np.flatnonzero(source_mask(table)), layer, head, field,
-                             skip_special)
+  token of the store (not at position 0 with skip_first; see target_distribution)."""
+  sources = source_mask(table)
+  if skip_first:
+    sources &= np.asarray(table.columns["position"]) != 0
+  return target_distribution(table, np.flatnonzero(sources), layer, head, field,
+                             skip_special, skip_first)
 
 
 def match_rows(index, result) -> np.ndarray:
@@ -234,7 +260,7 @@ def match_rows(index, result) -> np.ndarray:
 
 def query_target_distribution(index, vector: np.ndarray, layer: int, head: int, *,
                               field: str = "dep", k: int = 50,
-                              skip_special: bool = True) -> dict:
+                              skip_special: bool = True, skip_first: bool = False) -> dict:
   """Labels of the max-attended tokens of the k corpus matches of a query, for one head.
 
   The matches come from context search with that head only (C(l) restricted to `head`); each
@@ -246,7 +272,9 @@ def query_target_distribution(index, vector: np.ndarray, layer: int, head: int, 
   table = index.table
   rows = match_rows(index, result)
   targets = max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows],
-                        _row_starts(table)[rows], _special(table, skip_special))
-  return {"histogram": target_distribution(table, rows, layer, head, field, skip_special),
+                        _row_starts(table)[rows],
+                        excluded_targets(table, skip_special, skip_first))
+  return {"histogram": target_distribution(table, rows, layer, head, field, skip_special,
+                                           skip_first),
           "offsets": [None if t < 0 else int(t - r) for t, r in zip(targets, rows)],
           "result": result}
