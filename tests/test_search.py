@@ -160,14 +160,15 @@ def test_compressed_index_recall_against_exact():
   exact.add(x)
   _, truth = exact.search(queries, 50)
   factory, params = build.default_factory(5_000_000, x.shape[1])
-  factory = factory.replace(factory.split(",")[0], "IVF64")   # few lists for 20k vectors
+  assert factory != "Flat"
   index = faiss.index_factory(x.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
   index.train(x[:10_000])
   index.add(x)
-  faiss.ParameterSpace().set_index_parameters(index, params.replace("nprobe=64", "nprobe=16"))
+  if params:
+    faiss.ParameterSpace().set_index_parameters(index, params)
   _, approx = index.search(queries, 50)
   recall = bench_corpus.recall_at_k(approx, truth)
-  assert recall >= 0.9, (factory, recall)
+  assert recall >= 0.95, (factory, recall)
   # Exact search has recall 1 by this measure, a random ranking ~50/20000.
   assert bench_corpus.recall_at_k(truth, truth) == 1.0
   rand = np.random.default_rng(0).integers(0, len(x), truth.shape)
