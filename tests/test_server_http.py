@@ -328,9 +328,9 @@ def test_corpus_search_reuses_cached_outputs(live, examples):
   client.ok("/get_preds", {"inputs": [ex]}, model="bert", dataset_name="sentences",
             requested_fields="tokens,layer_1/attention")
   calls = predictor.model_calls
-  for layer, kind in ((1, "context"), (2, "embedding"), (0, "embedding")):
-    client.ok("/get_interpretations",
-              {"inputs": [ex], "config": {"position": 1, "layer": layer, "kind": kind}},
+  for config in ({"layer": 1, "kind": "context"}, {"layer": 2, "kind": "embedding"},
+                 {"layer": 0}, {"heads": "2-[1,4]"}):
+    client.ok("/get_interpretations", {"inputs": [ex], "config": {"position": 1, **config}},
               model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
   assert predictor.model_calls == calls
 

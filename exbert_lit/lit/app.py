@@ -375,11 +375,11 @@ class ExbertLitApp(lit_app.LitApp):
       examples = [ex["data"] for ex in inputs]
       # Layer/head/kind errors before any model call; the position is checked per sentence.
       served = self._models[model]
-      search_config.parse_search_config(
+      checked = search_config.parse_search_config(
           {**(config or {}), "position": 0}, num_layers=corpus_search.layer_count(served),
           num_heads=int(getattr(corpus_search.unwrap(served), "num_heads", 0) or 1_000_000),
           num_tokens=1)
-      keys = set(corpus_search.needed_fields(config))
+      keys = {"tokens", checked.field}
       outputs = self.field_limited_preds(model, examples, keys) if examples else []
       if outputs is None:
         outputs = list(self._models[model].predict(examples))

@@ -77,15 +77,6 @@ def model_fingerprint(model: lit_model.Model) -> Optional[str]:
   return fingerprint() if callable(fingerprint) else None
 
 
-def needed_fields(config: Optional[Mapping[str, Any]]) -> list[str]:
-  """The model output fields a search with this config reads (before full validation)."""
-  heads_layer, _ = search_config.parse_heads((config or {}).get("heads"))
-  layer = (config or {}).get("layer", heads_layer if heads_layer is not None else 1)
-  kind = (config or {}).get("kind", "context")
-  suffix = "token_emb" if kind == "embedding" else "context_emb"
-  return ["tokens", f"layer_{layer}/{suffix}"]
-
-
 class CorpusSearch(lit_components.Interpreter):
   """Nearest tokens in an annotated corpus, with label histograms (the exBERT corpus view)."""
 
