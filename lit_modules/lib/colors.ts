@@ -35,13 +35,14 @@ export interface CurveStyle {
 
 /**
  * Opacity and stroke width of an attention curve. Weight 1 is fully opaque
- * and 4 px wide; weights are clamped to [0, 1] so rounding never produces
- * an invalid style.
+ * and 4 px wide. Opacity grows with the square root of the weight, so the
+ * typical weights of a spread-out head (0.05-0.2) stay visible while the
+ * order of weights is kept; weights are clamped to [0, 1].
  */
 export function curveStyle(weight: number): CurveStyle {
   const w = Math.min(1, Math.max(0, weight));
   return {
-    opacity: Math.round(w * 1000) / 1000,
+    opacity: Math.round(Math.sqrt(w) * 1000) / 1000,
     width: Math.round((0.5 + 3.5 * w) * 100) / 100,
   };
 }

@@ -26,17 +26,17 @@ describe('offsetKey', () => {
 
 describe('curveStyle', () => {
   const cases: Array<[number, number, number]> = [
-    [0, 0, 0.5], [1, 1, 4], [0.5, 0.5, 2.25], [-0.2, 0, 0.5], [1.7, 1, 4],
+    [0, 0, 0.5], [1, 1, 4], [0.25, 0.5, 1.38], [0.5, 0.707, 2.25], [-0.2, 0, 0.5], [1.7, 1, 4],
   ];
   for (const [w, opacity, width] of cases) {
     it(`styles weight ${w}`, () => assert.deepEqual(curveStyle(w), {opacity, width}));
   }
   it('is monotone in the weight', () => {
-    let last = -1;
+    let last = {opacity: -1, width: -1};
     for (let w = 0; w <= 1; w += 0.1) {
-      const {width} = curveStyle(w);
-      assert.ok(width > last);
-      last = width;
+      const style = curveStyle(w);
+      assert.ok(style.width > last.width && style.opacity > last.opacity);
+      last = style;
     }
   });
 });
