@@ -80,8 +80,9 @@ def main(argv: Optional[list[str]] = None) -> int:
   started = time.perf_counter()
   out = _common.out_dir(args, NAME)
   model = _common.load(args.model)
-  index, store_info = _common.corpus_index(args, model)
+  # The query first: a mistyped --text fails before minutes of indexing.
   text, position, token, summarised, internals = query_position(model, args.text, args.fill)
+  index, store_info = _common.corpus_index(args, model)
   t0 = time.perf_counter()
   layers = layer_labels.labels_by_layer(index, internals, position, field=args.field, k=args.k)
   search_seconds = time.perf_counter() - t0

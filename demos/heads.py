@@ -50,22 +50,26 @@ def main(argv: Optional[list[str]] = None) -> int:
   started = time.perf_counter()
   out = _common.out_dir(args, NAME)
   model = _common.load(args.model)
-  index, store_info = _common.corpus_index(args, model)
-  t0 = time.perf_counter()
-  ranked = rank_heads.ranking(args, index)
-  rank_seconds = time.perf_counter() - t0
+  # Check what the user typed before minutes of indexing.
+  rank_heads.check_label_options(args)
+  chosen_head = None
   if args.layer_head:
     layer, chosen = search.parse_layer_heads(args.layer_head)
     if chosen is None or len(chosen) != 1:
       raise _common.DemoError(f"--layer-head must name one head, like 5-3, not "
                               f"{args.layer_head!r}")
-    head = chosen[0]
-    index.check_layer(layer, "context")
-    search.check_heads([head], model.num_heads)
-  else:
-    layer, head = ranked["ranking"][0]["layer"], ranked["ranking"][0]["head"]
+    if not 1 <= layer <= model.num_layers:
+      raise _common.DemoError(f"layer {layer} is out of range: layers are numbered "
+                              f"1..{model.num_layers}")
+    search.check_heads(chosen, model.num_heads)
+    chosen_head = (layer, chosen[0])
   (internals,) = model.internals([args.text])
   position = positions.word_position(internals, args.word)
+  index, store_info = _common.corpus_index(args, model)
+  t0 = time.perf_counter()
+  ranked = rank_heads.ranking(args, index)
+  rank_seconds = time.perf_counter() - t0
+  layer, head = chosen_head or (ranked["ranking"][0]["layer"], ranked["ranking"][0]["head"])
   vector = internals.contexts[layer - 1][position]
   skip, skip_first = ranked["skip_special"], ranked["skip_first"]
   query = heads.query_target_distribution(index, vector, layer, head, field=args.field,

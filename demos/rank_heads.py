@@ -43,10 +43,16 @@ def add_label_options(p, default_label: str = "aux") -> None:
   p.add_argument("--top", type=int, default=10, help="heads to print (default 10)")
 
 
-def ranking(args, index) -> dict:
-  from exbert_lit.analysis import heads  # pylint: disable=g-import-not-at-top
+def check_label_options(args) -> None:
   if bool(args.source_field) != bool(args.source_label):
     raise _common.DemoError("give --source-field and --source-label together")
+  if not args.label.strip(" ,"):
+    raise _common.DemoError("--label is empty")
+
+
+def ranking(args, index) -> dict:
+  from exbert_lit.analysis import heads  # pylint: disable=g-import-not-at-top
+  check_label_options(args)
   return heads.rank(index, args.field, args.label, source_field=args.source_field,
                     source_label=args.source_label, skip_special=not args.keep_special,
                     skip_first=False if args.keep_first else None)
@@ -99,6 +105,7 @@ def main(argv: Optional[list[str]] = None) -> int:
   p = _common.parser(NAME, __doc__.split("\n\n")[1], "minilm")
   add_label_options(p)
   args = p.parse_args(argv)
+  check_label_options(args)
   started = time.perf_counter()
   out = _common.out_dir(args, NAME)
   index, store_info = finished_store(args)

@@ -151,6 +151,8 @@ def test_heads_causal_skips_first_tokens(tmp_path, tiny_model_dirs, corpus):
     (behind_the_mask, ["--text", "no mask here"], "must contain [MASK]"),
     (heads_demo, ["--layer-head", "2-[1,2]"], "--layer-head must name one head"),
     (heads_demo, ["--layer-head", "9-1"], "layer 9 is out of range"),
+    (heads_demo, ["--word", "nowhere"], "'nowhere' does not occur"),
+    (heads_demo, ["--source-label", "VERB"], "give --source-field and --source-label together"),
     (rank_heads, ["--label", "nonesuch"], "no token of this corpus index has dep = nonesuch"),
     (rank_heads, ["--source-field", "pos"], "give --source-field and --source-label together"),
 ])
@@ -163,6 +165,8 @@ def test_one_line_errors(tmp_path, tiny_model_dirs, corpus, capsys, script, argv
   err = capsys.readouterr().err.strip().splitlines()
   assert len([line for line in err if "error:" in line]) == 1
   assert message in err[-1]
+  if "nonesuch" not in message:   # input errors come before the corpus is indexed
+    assert not (tmp_path / "store").exists()
 
 
 def test_gender_bias_needs_a_causal_model(tmp_path, tiny_model_dirs, capsys):
