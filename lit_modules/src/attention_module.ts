@@ -248,6 +248,7 @@ export class ExbertAttentionModule extends LitModule {
   @observable private headText = '';
   @observable private headError = '';
   @observable private maskError = '';
+  @observable private loadError = '';
 
   constructor() {
     super();
@@ -371,8 +372,18 @@ export class ExbertAttentionModule extends LitModule {
     const promise = this.apiService.getPreds(
         [input], this.model, this.appState.currentDataset, [], requested,
         `Loading attention of layer ${layer}`);
-    const results = await this.loadLatest('attention', promise);
+    let results;
+    try {
+      results = await this.loadLatest('attention', promise);
+    } catch (e) {
+      // LIT's status bar shows the server's message; keep the view usable.
+      this.loadError = `Could not load the attention: ${
+          e instanceof Error ? e.message.split('\n')[0] : e}`;
+      this.data = null;
+      return;
+    }
     if (results === null) return;
+    this.loadError = '';
     const pred = results[0];
     const tokens = (pred[fields.tokens] ?? []) as string[];
     const special = fields.special !== null ?
@@ -463,7 +474,8 @@ export class ExbertAttentionModule extends LitModule {
       <div class="module-container">
         <div class="module-toolbar">${this.renderControls()}</div>
         <div class="module-results-area exbert-body">
-          ${this.data === null ? html`<div class="message">Loading…</div>` : html`
+          ${this.loadError ? html`<div class="error">${this.loadError}</div>` : ''}
+          ${this.data === null ? (this.loadError ? '' : html`<div class="message">Loading…</div>`) : html`
             <div class="graph-and-info">
               ${this.renderGraph(this.data)}
               ${this.renderInfo(this.data)}
