@@ -294,6 +294,11 @@ def test_head_selection_aggregates_heads(app_page, server_url, example_ids):
   chips = app_page.attention.locator(".head-chip")
   assert chips.count() == tiny_models.HEADS
   assert [c.get_attribute("class").split().count("selected") for c in chips.all()] == [1, 0, 1, 0]
+  # Each chip's canvas holds that head's heat map (differs between heads, never blank).
+  ink = app_page.attention.locator("canvas.head-thumb").evaluate_all(
+      "cs => cs.map(c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+      " let s = 0; for (let i = 0; i < d.length; i += 4) s += 255 - d[i]; return s; })")
+  assert len(ink) == tiny_models.HEADS and all(v > 0 for v in ink) and len(set(ink)) > 1
   chips.nth(1).click()
   expect(graph).to_have_attribute("data-heads", "1,2,3")
   expect(box).to_have_value("2-[1,2,3]")

@@ -58,7 +58,39 @@ export function headColor(h: number, n: number): string {
  * Values outside [0, 1] are clamped.
  */
 export function heatColor(value: number): string {
-  const v = Math.min(1, Math.max(0, value));
+  const [r, g, b] = heatRgb(value);
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+/** heatColor as [r, g, b] bytes, for canvas pixels. */
+export function heatRgb(value: number): [number, number, number] {
+  const v = Number.isNaN(value) ? 0 : Math.min(1, Math.max(0, value));
   const lerp = (a: number, b: number) => Math.round(a + (b - a) * v);
-  return `rgb(${lerp(255, 8)}, ${lerp(255, 81)}, ${lerp(255, 156)})`;
+  return [lerp(255, 8), lerp(255, 81), lerp(255, 156)];
+}
+
+/**
+ * RGBA pixels (row-major, `size` x `size`) of a heat-map thumbnail of the
+ * square matrix `m` restricted to the rows/columns in `keep`, sampled
+ * nearest-neighbour: cheap for any sentence length, unlike one SVG rect per
+ * cell (a 128-token sentence has 16k cells per head).
+ */
+export function thumbnailPixels(
+    m: number[][], keep: number[], size: number): Uint8ClampedArray {
+  const pixels = new Uint8ClampedArray(size * size * 4);
+  const n = keep.length;
+  if (n === 0) return pixels;
+  for (let y = 0; y < size; y++) {
+    const i = keep[Math.min(n - 1, Math.floor((y * n) / size))];
+    for (let x = 0; x < size; x++) {
+      const j = keep[Math.min(n - 1, Math.floor((x * n) / size))];
+      const [r, g, b] = heatRgb(m[i][j]);
+      const at = (y * size + x) * 4;
+      pixels[at] = r;
+      pixels[at + 1] = g;
+      pixels[at + 2] = b;
+      pixels[at + 3] = 255;
+    }
+  }
+  return pixels;
 }

@@ -1,7 +1,7 @@
 import {strict as assert} from 'node:assert';
 import {describe, it} from 'node:test';
 
-import {curveStyle, headColor, heatColor, offsetColor, offsetKey} from './colors';
+import {curveStyle, headColor, heatColor, heatRgb, offsetColor, offsetKey, thumbnailPixels} from './colors';
 
 describe('offsetColor', () => {
   const cases: Array<[number, string]> = [
@@ -51,4 +51,30 @@ describe('scales', () => {
     assert.equal(headColor(1, 4), 'hsl(0, 60%, 45%)');
     assert.equal(headColor(3, 4), 'hsl(180, 60%, 45%)');
   });
+});
+
+describe('thumbnailPixels', () => {
+  const m = [[1, 0, 0.5], [0, 1, 0], [0.25, 0.25, 0.5]];
+  const pixel = (p: Uint8ClampedArray, size: number, x: number, y: number) =>
+      Array.from(p.slice((y * size + x) * 4, (y * size + x) * 4 + 4));
+  const cases: Array<[string, number[], number, Array<[number, number, number]>]> = [
+    // [x, y, expected weight] triples: x = column (attended), y = row (attending)
+    ['one pixel per cell', [0, 1, 2], 3, [[0, 0, 1], [1, 0, 0], [2, 0, 0.5], [0, 2, 0.25]]],
+    ['upsampled 2x', [0, 1, 2], 6, [[0, 0, 1], [1, 1, 1], [2, 0, 0], [5, 5, 0.5]]],
+    ['hidden first token', [1, 2], 2, [[0, 0, 1], [1, 0, 0], [0, 1, 0.25], [1, 1, 0.5]]],
+    ['downsampled', [0, 1, 2], 2, [[0, 0, 1], [1, 1, 1]]],
+  ];
+  for (const [name, keep, size, checks] of cases) {
+    it(name, () => {
+      const p = thumbnailPixels(m, keep, size);
+      assert.equal(p.length, size * size * 4);
+      for (const [x, y, w] of checks) {
+        assert.deepEqual(pixel(p, size, x, y), [...heatRgb(w), 255], `(${x}, ${y})`);
+      }
+    });
+  }
+  it('is blank for no tokens', () => {
+    assert.ok(thumbnailPixels([], [], 4).every(v => v === 0));
+  });
+  it('treats NaN as 0', () => assert.deepEqual(heatRgb(NaN), heatRgb(0)));
 });

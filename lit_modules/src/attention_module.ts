@@ -18,7 +18,7 @@ import {IndexedInput, ModelInfoMap, Spec} from '../../client/lib/types';
 import {findSpecKeys, makeModifiedInput} from '../../client/lib/utils';
 
 import {aggregateHeads, edgesToDraw, Focus, futureTokens, isCausalAttention, renormaliseRows} from '../lib/attention';
-import {curveStyle, heatColor} from '../lib/colors';
+import {curveStyle, thumbnailPixels} from '../lib/colors';
 import {columnHeight, ColumnLayout, edgePath, rowCentre, rowIndices} from '../lib/geometry';
 import {formatHeadSet, HeadSetError, isHeadSelected, parseHeadSet, toggleHead} from '../lib/heads';
 import {displayToken, maskedText, maskTokens} from '../lib/tokens';
@@ -58,6 +58,7 @@ const ROW_HEIGHT = 20;
 const CHAR_WIDTH = 7.5;
 const CURVE_SPAN = 170;
 const MIN_WEIGHT = 0.005;
+const THUMB_SIZE = 48;
 const SPECIAL_PATTERN = /^(\[[A-Z]+\]|<\/?[a-z|_]+>|<\|[a-z_]+\|>)$/;
 
 /** The field names for a model's spec; null if it has no attention. */
@@ -480,7 +481,7 @@ export class ExbertAttentionModule extends LitModule {
               ${this.renderGraph(this.data)}
               ${this.renderInfo(this.data)}
             </div>
-            ${this.renderHeadStrips(this.data)}`}
+            ${this.renderHeadStrips()}`}
         </div>
       </div>`;
     // clang-format on
@@ -634,22 +635,16 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   /**
-   * One thumbnail per head (its attention matrix as a heat map); click
-   * toggles the head in the aggregate.
+   * One thumbnail per head (its attention matrix as a heat map, drawn on a
+   * canvas in `updated`); click toggles the head in the aggregate.
    */
-  private renderHeadStrips(data: AttentionData) {
+  private renderHeadStrips() {
     const n = this.numHeads;
-    const visible = this.visible;
-    const kept = visible.map((v, i) => (v ? i : -1)).filter(i => i >= 0);
-    const cell = Math.max(1, Math.min(4, Math.floor(48 / Math.max(1, kept.length))));
-    const size = cell * kept.length;
     // clang-format off
     return html`
       <div class="head-strips">
         ${Array.from({length: n}, (_, h) => {
           const head = h + 1;
-          const raw = data.attention[h];
-          const m = exbertState.hideSpecials ? renormaliseRows(raw, visible) : raw;
           const selected = isHeadSelected(this.heads, head);
           return html`
             <div class="head-chip ${selected ? 'selected' : ''}" data-head=${head}
@@ -657,16 +652,38 @@ export class ExbertAttentionModule extends LitModule {
                 @click=${() => {
                   exbertState.update({heads: toggleHead(this.heads, head, n)});
                 }}>
-              <svg width=${size} height=${size}>
-                ${kept.map((i, r) => kept.map((j, c) => svg`
-                  <rect x=${c * cell} y=${r * cell} width=${cell} height=${cell}
-                      fill=${heatColor(m[i][j])}></rect>`))}
-              </svg>
+              <canvas class="head-thumb" data-head=${head} width=${THUMB_SIZE}
+                  height=${THUMB_SIZE}></canvas>
               <div class="head-label">${head}</div>
             </div>`;
         })}
       </div>`;
     // clang-format on
+  }
+
+  /** Draws the head thumbnails (imperative: one ImageData per head). */
+  private drawHeadThumbnails() {
+    const data = this.data;
+    if (data === null) return;
+    const visible = this.visible;
+    const keep = visible.map((v, i) => (v ? i : -1)).filter(i => i >= 0);
+    const canvases =
+        this.shadowRoot?.querySelectorAll<HTMLCanvasElement>('canvas.head-thumb') ?? [];
+    for (const canvas of Array.from(canvases)) {
+      const h = Number(canvas.dataset['head']) - 1;
+      const raw = data.attention[h];
+      const context = canvas.getContext('2d');
+      if (raw === undefined || context === null) continue;
+      const m = exbertState.hideSpecials ? renormaliseRows(raw, visible) : raw;
+      const image = context.createImageData(THUMB_SIZE, THUMB_SIZE);
+      image.data.set(thumbnailPixels(m, keep, THUMB_SIZE));
+      context.putImageData(image, 0, 0);
+    }
+  }
+
+  override updated() {
+    super.updated();
+    this.drawHeadThumbnails();
   }
 }
 
