@@ -109,6 +109,8 @@ class Page:
     self.base_url = base_url
     self.example_ids = example_ids
     self.errors: list[str] = []
+    self.requests: list[str] = []
+    page.on("request", lambda r: self.requests.append(r.url))
     page.on("console", lambda m: self.errors.append(f"console: {m.text}")
             if m.type == "error" else None)
     page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
@@ -213,6 +215,11 @@ def test_page_loads_without_errors_draws_curves_and_has_local_icon_fonts(app_pag
   assert_drawn_above_threshold(edges, mean)
   for f, t, w in edges:
     assert w == pytest.approx(mean[f, t], abs=2e-5)
+  # The view asks for what it shows: one layer's attention, tokens, specials, predictions.
+  fields = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)["requested_fields"][0]
+            for u in app_page.requests if "/get_preds" in u and "attention" in u]
+  assert fields and all(set(f.split(",")) == {"tokens", "layer_1/attention", "special_tokens",
+                                               "pred_tokens"} for f in fields), fields
   fonts_ok = app_page.page.evaluate(
       "async () => { await document.fonts.ready;"
       " return [document.fonts.check('24px \"Material Icons\"'), document.fonts.check('13px Roboto')]; }")
