@@ -90,7 +90,13 @@ def post(url: str, path: str, body: dict, **params):
 def example_ids(server_url) -> list[str]:
   examples = post(server_url, "/get_dataset", {}, dataset_name="sentences")
   assert [ex["data"]["text"] for ex in examples] == SENTENCES
-  return [ex["id"] for ex in examples]
+  ids = [ex["id"] for ex in examples]
+  try:   # what LIT's client does first; without it no view can load, so fail fast
+    post(server_url, "/get_preds", {"inputs": ids[:1]}, model="bert", dataset_name="sentences",
+         requested_fields="tokens")
+  except AssertionError as e:
+    pytest.fail(f"the server rejects examples sent by id, as LIT's client sends them: {e}")
+  return ids
 
 
 @pytest.fixture(scope="module")
