@@ -408,6 +408,17 @@ def test_corpus_search_shows_matches_and_histograms(app_page):
   corpus.locator("input.kind-embedding").check()
   expect(corpus.locator(".query")).to_contain_text("layer 1")
   assert app_page.url_params()["exbert_kind"] == "embedding"
+  table = corpus.locator("table.matches")
+  expect(table).to_have_attribute("data-kind", "embedding", timeout=TIMEOUT_MS)
+  expect(table).to_have_attribute("data-layer", "1")
+  # Embedding search can also run on the input embeddings E(0).
+  corpus.locator("input.input-layer").check()
+  expect(corpus.locator(".query")).to_contain_text("layer 0 (input embeddings)")
+  expect(table).to_have_attribute("data-layer", "0", timeout=TIMEOUT_MS)
+  assert matches.count() > 0
+  assert app_page.url_params()["exbert_input_layer"] == "1"
+  corpus.locator("input.input-layer").uncheck()
+  expect(table).to_have_attribute("data-layer", "1", timeout=TIMEOUT_MS)
   ARTIFACTS.mkdir(exist_ok=True)
   corpus.screenshot(path=str(ARTIFACTS / "corpus_view.png"))
   app_page.page.screenshot(path=str(ARTIFACTS / "exbert_lit.png"))

@@ -22,6 +22,8 @@ export interface ViewState {
   side: 'left'|'right';
   hideSpecials: boolean;
   kind: SearchKind;
+  /** Embedding search in the input embeddings E(0) instead of the layer shown. */
+  inputLayer: boolean;
   /** Neighbour offsets shown beside the summarised token (never 0). */
   offsets: number[];
 }
@@ -33,6 +35,7 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   side: 'left',
   hideSpecials: false,
   kind: 'context',
+  inputLayer: false,
   offsets: [-1, 1],
 });
 
@@ -42,6 +45,7 @@ const KEY_TOKEN = 'exbert_token';
 const KEY_SIDE = 'exbert_side';
 const KEY_SPECIALS = 'exbert_hide_specials';
 const KEY_KIND = 'exbert_kind';
+const KEY_INPUT = 'exbert_input_layer';
 const KEY_OFFSETS = 'exbert_offsets';
 
 /** Sorted unique non-zero integer offsets from `-2,-1,1`; null if unreadable. */
@@ -64,6 +68,7 @@ export function encodeState(state: ViewState): Array<[string, string]> {
   }
   if (state.hideSpecials) out.push([KEY_SPECIALS, '1']);
   if (state.kind !== DEFAULT_STATE.kind) out.push([KEY_KIND, state.kind]);
+  if (state.inputLayer) out.push([KEY_INPUT, '1']);
   if (state.offsets.join(',') !== DEFAULT_STATE.offsets.join(',')) {
     out.push([KEY_OFFSETS, state.offsets.join(',')]);
   }
@@ -89,12 +94,21 @@ export function decodeState(params: URLSearchParams): ViewState {
   state.hideSpecials = params.get(KEY_SPECIALS) === '1';
   const kind = params.get(KEY_KIND);
   if (kind === 'embedding' || kind === 'context') state.kind = kind;
+  state.inputLayer = params.get(KEY_INPUT) === '1';
   const offsets = params.get(KEY_OFFSETS);
   if (offsets !== null) {
     const parsed = parseOffsets(offsets);
     if (parsed !== null) state.offsets = parsed;
   }
   return state;
+}
+
+/**
+ * The layer a corpus search runs at: E(0) for an embedding search of the
+ * input layer, else the layer shown (null until one is).
+ */
+export function searchLayer(state: ViewState): number|null {
+  return state.kind === 'embedding' && state.inputLayer ? 0 : state.layer;
 }
 
 /**

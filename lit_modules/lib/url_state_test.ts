@@ -1,11 +1,11 @@
 import {strict as assert} from 'node:assert';
 import {describe, it} from 'node:test';
 
-import {decodeState, DEFAULT_STATE, encodeState, parseOffsets, ViewState, withState} from './url_state';
+import {decodeState, DEFAULT_STATE, encodeState, parseOffsets, searchLayer, ViewState, withState} from './url_state';
 
 const FULL: ViewState = {
   layer: 4, heads: [1, 3, 9], token: 5, side: 'right', hideSpecials: true,
-  kind: 'embedding', offsets: [-2, -1, 1],
+  kind: 'embedding', inputLayer: true, offsets: [-2, -1, 1],
 };
 
 describe('encode / decode', () => {
@@ -13,7 +13,7 @@ describe('encode / decode', () => {
     ['defaults give no parameters', {...DEFAULT_STATE}, ''],
     ['everything set', FULL,
      'exbert_heads=4-%5B1%2C3%2C9%5D&exbert_token=5&exbert_side=right&' +
-     'exbert_hide_specials=1&exbert_kind=embedding&exbert_offsets=-2%2C-1%2C1'],
+     'exbert_hide_specials=1&exbert_kind=embedding&exbert_input_layer=1&exbert_offsets=-2%2C-1%2C1'],
     ['one head, left column', {...DEFAULT_STATE, layer: 2, heads: [3], token: 0},
      'exbert_heads=2-3&exbert_token=0'],
   ];
@@ -59,5 +59,19 @@ describe('withState', () => {
   ];
   for (const [url, state, expected] of cases) {
     it(`rewrites ${url}`, () => assert.equal(withState(url, state), expected));
+  }
+});
+
+describe('searchLayer', () => {
+  const cases: Array<[Partial<ViewState>, number|null]> = [
+    [{layer: 4, kind: 'context', inputLayer: true}, 4],    // context has no layer 0
+    [{layer: 4, kind: 'embedding', inputLayer: true}, 0],
+    [{layer: 4, kind: 'embedding', inputLayer: false}, 4],
+    [{layer: null, kind: 'context'}, null],
+  ];
+  for (const [changes, layer] of cases) {
+    it(`searches ${JSON.stringify(changes)} at ${layer}`, () => {
+      assert.equal(searchLayer({...DEFAULT_STATE, ...changes}), layer);
+    });
   }
 });

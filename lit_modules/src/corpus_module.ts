@@ -21,7 +21,7 @@ import {displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPos
 import {Bin, Match, SearchResult} from '../lib/corpus_types';
 import {formatHeadSet} from '../lib/heads';
 import {displayToken} from '../lib/tokens';
-import {parseOffsets, SearchKind} from '../lib/url_state';
+import {parseOffsets, SearchKind, searchLayer} from '../lib/url_state';
 
 import {exbertState} from './view_state';
 
@@ -202,7 +202,8 @@ export class ExbertCorpusModule extends LitModule {
   @computed
   get request(): SearchRequest|null {
     const input = this.selectionService.primarySelectedInputData;
-    const {token, layer} = exbertState;
+    const {token} = exbertState;
+    const layer = searchLayer(exbertState);
     if (input == null || token === null || layer === null) return null;
     return {
       input,
@@ -295,6 +296,13 @@ export class ExbertCorpusModule extends LitModule {
             .checked=${kind === 'context'} @change=${() => { setKind('context'); }}>
           context</label>
       </span>
+      ${kind === 'embedding' ? html`
+        <label class="control" title="Search the input embeddings E(0) instead of the layer shown">
+          <input type="checkbox" class="input-layer" .checked=${exbertState.inputLayer}
+              @change=${(e: Event) => {
+                exbertState.update({inputLayer: (e.target as HTMLInputElement).checked});
+              }}>
+          input embeddings (layer 0)</label>` : ''}
       <label class="control">Neighbour offsets
         <input type="text" class="offsets" .value=${this.offsetText}
             @change=${onOffsets} title="e.g. -2,-1,1,2">
@@ -308,7 +316,7 @@ export class ExbertCorpusModule extends LitModule {
     if (request === null) return '';
     const heads = request.kind === 'context' ?
         formatHeadSet({layer: request.layer, heads: request.heads}) :
-        `${request.layer}`;
+        request.layer === 0 ? '0 (input embeddings)' : `${request.layer}`;
     const token = exbertState.sentenceTokens[request.position];
     const name = token === undefined ? '' : `"${displayToken(token)}" `;
     return html`<span class="query">${name}(#${request.position}) · ${
@@ -336,7 +344,7 @@ export class ExbertCorpusModule extends LitModule {
         ${this.renderMaxAttColumn(result)}
       </div>
       <div class="matches-title">${result.matches.length} matches</div>
-      <table class="matches">
+      <table class="matches" data-layer=${result.query.layer} data-kind=${result.query.kind}>
         ${result.matches.map(m => this.renderMatch(m, result))}
       </table>`;
     // clang-format on

@@ -17,6 +17,7 @@ export class ExbertViewState implements ViewState {
   @observable side: 'left'|'right' = 'left';
   @observable hideSpecials = false;
   @observable kind: SearchKind = 'context';
+  @observable inputLayer = false;
   @observable.ref offsets: number[] = [-1, 1];
   /**
    * Word-pieces of the sentence in the attention view, so the corpus view can
@@ -42,6 +43,7 @@ export class ExbertViewState implements ViewState {
       side: this.side,
       hideSpecials: this.hideSpecials,
       kind: this.kind,
+      inputLayer: this.inputLayer,
       offsets: this.offsets,
     };
   }
