@@ -9760,6 +9760,7 @@ color-legend {
             @mouseleave=${()=>{this.hover=null}}
             @click=${()=>{this.onTokenClick(t,n)}}
             @dblclick=${()=>{this.maskToken(t)}}>
+          <title>#${t} ${r[t]}${a[t]?" (special)":""}</title>
           <rect x=${x} y=${g-10} width=${f+8}
               height=${20}></rect>
           <text x=${v} y=${g} text-anchor=${"left"===n?"end":"start"}

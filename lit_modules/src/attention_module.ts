@@ -570,6 +570,7 @@ export class ExbertAttentionModule extends LitModule {
             @mouseleave=${() => { this.hover = null; }}
             @click=${() => { this.onTokenClick(i, side); }}
             @dblclick=${() => { this.maskToken(i); }}>
+          <title>#${i} ${tokens[i]}${special[i] ? ' (special)' : ''}</title>
           <rect x=${rectX} y=${y - ROW_HEIGHT / 2} width=${textWidth + 8}
               height=${ROW_HEIGHT}></rect>
           <text x=${x} y=${y} text-anchor=${side === 'left' ? 'end' : 'start'}
