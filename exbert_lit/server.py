@@ -115,7 +115,7 @@ def load_models(models: ModelArg) -> dict[str, lit_model.Model]:
     if isinstance(model, (str, os.PathLike)):
       from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
       logger.info("loading model %s from %s", name, model)
-      model = load_model(str(model))
+      model = load_model(str(model), name=name)
     if not isinstance(model, lit_model.Model):
       raise ValueError(f"model {name!r} is not a LIT Model ({type(model).__name__})")
     loaded[name] = model
@@ -149,13 +149,8 @@ def open_corpora(corpora: CorpusArg) -> dict[str, Any]:
 
 def check_corpora_match(corpora: Mapping[str, Any], models: Mapping[str, lit_model.Model]) -> None:
   """Every corpus must belong to a served model: a one-line error names both otherwise."""
-  fingerprints = {}
-  for name, model in models.items():
-    fingerprint = corpus_search.model_fingerprint(model)
-    if fingerprint:
-      fingerprints[fingerprint] = name
   for name, corpus in corpora.items():
-    if corpus_search.corpus_fingerprint(corpus) not in fingerprints:
+    if not any(corpus_search.built_for(corpus, model) for model in models.values()):
       served = ", ".join(f"{n!r}" for n in models)
       raise ValueError(f"corpus {name!r} was built with model {corpus.model_name!r}, which this "
                        f"server does not serve ({served}): index it with one of them")

@@ -395,6 +395,18 @@ def test_model_without_a_corpus(tiny_encoder_dir):
                     "exbert_corpus_search") else None
 
 
+def test_corpus_pairs_with_the_same_weights_under_another_name(tiny_bert_dir, corpora):
+  from exbert_lit import server
+  from exbert_lit.lit import datasets
+  from exbert_lit.models import load_model
+  model = load_model(str(tiny_bert_dir), name="renamed")
+  app = server.make_app(models={"renamed": model},
+                        datasets={"s": datasets.SentencesDataset(SENTENCES[:1])},
+                        corpora={"bert_corpus": str(corpora["bert_corpus"])}, corpus_examples=0)
+  search = app._interpreters["exbert_corpus_search"]
+  assert search.corpus_for(app._models["renamed"], None)[0] == "bert_corpus"
+
+
 def test_corpus_for_a_model_not_served_is_refused(tiny_bert_dir, corpora):
   from exbert_lit import server
   with pytest.raises(ValueError, match="was built with model .*which this server does not serve"):

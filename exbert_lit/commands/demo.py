@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 DEMO_MODELS = ("minilm", "smollm2")
 # SmolLM2 has 30 layers of 576-d vectors to index per token (minilm: 6 x 384), so it indexes
 # fewer sentences to keep the first start within a few minutes on two cores.
-DEFAULT_SENTENCES = {"minilm": 2000, "smollm2": 500}
+DEFAULT_SENTENCES = {"minilm": 2000, "smollm2": 300}
 # float16 vectors: half the bytes of exact search, the same ranking to fp16 precision, and no
 # training pass (SQ8 or IVF-PQ would run the model over the sample twice on first start).
 DEMO_INDEX = "SQfp16"

@@ -22,6 +22,7 @@ from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
 from exbert_lit.corpus import result as result_lib
+from exbert_lit.corpus import store
 from exbert_lit.lit import search_config
 
 NAME = "exbert_corpus_search"
@@ -43,6 +44,18 @@ class SearchableCorpus(Protocol):
 def corpus_fingerprint(corpus: SearchableCorpus) -> Optional[str]:
   """The fingerprint of the model a corpus index was built with."""
   return corpus.manifest.get("model", {}).get("fingerprint")
+
+
+def same_weights(fingerprint: Optional[str], other: Optional[str]) -> bool:
+  """Whether two model fingerprints name the same weights and tokenizer (a model loaded by
+  short name and by path differ only in the name part)."""
+  if fingerprint is None or other is None:
+    return False
+  return store.weights_id(fingerprint) == store.weights_id(other)
+
+
+def built_for(corpus: SearchableCorpus, model: lit_model.Model) -> bool:
+  return same_weights(corpus_fingerprint(corpus), model_fingerprint(model))
 
 
 def unwrap(model: lit_model.Model) -> lit_model.Model:
@@ -133,12 +146,12 @@ class CorpusSearch(lit_components.Interpreter):
         loaded = ", ".join(sorted(self._corpora)) or "none"
         raise ValueError(f"unknown corpus {name!r}; loaded corpora: {loaded}")
       corpus = self._corpora[name]
-      if fingerprint is not None and corpus_fingerprint(corpus) != fingerprint:
+      if fingerprint is not None and not built_for(corpus, model):
         raise ValueError(f"corpus {name!r} was built with model {corpus.model_name!r}, "
                          f"not {label!r}: index the corpus with this model")
       return name, corpus
     for corpus_name, corpus in self._corpora.items():
-      if fingerprint is not None and corpus_fingerprint(corpus) == fingerprint:
+      if built_for(corpus, model):
         return corpus_name, corpus
     raise ValueError(f"no corpus index for model {label!r}: build one with "
                      f"`exbert-lit index --model {label} ...` and pass it with --corpus")
