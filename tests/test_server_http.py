@@ -232,6 +232,18 @@ def test_given_tokens_are_honoured_on_the_forward_only_path(client, examples):
   assert pred["tokens"] == tokens
 
 
+@pytest.mark.parametrize("requested", ["tokens,layer_1/attention", "token_grad_text"])
+def test_examples_sent_by_id(client, examples, requested):
+  """LIT's client sends dataset examples as bare ids; the app looks them up (read-only data)."""
+  preds = client.ok("/get_preds", {"inputs": [ex["id"] for ex in examples[:2]]}, model="bert",
+                    dataset_name="sentences", requested_fields=requested)
+  assert len(preds) == 2 and all(requested.split(",")[0] in p for p in preds)
+  (found,) = client.ok("/get_interpretations",
+                       {"inputs": [examples[0]["id"]], "config": {"position": 1, "layer": 1}},
+                       model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
+  assert found["matches"]
+
+
 def test_full_prediction_has_gradients_and_topk(client, examples):
   preds = client.ok("/get_preds", {"inputs": examples[:1]}, model="bert",
                     dataset_name="sentences",

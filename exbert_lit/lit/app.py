@@ -28,7 +28,7 @@ import collections
 import functools
 import re
 import threading
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 from absl import logging
@@ -249,8 +249,10 @@ class ExbertLitApp(lit_app.LitApp):
     text_keys = [k for k, v in spec.items()
                  if isinstance(v, lit_types.TextSegment) and v.required]
     for example in inputs:
-      data = example.get("data", example) if isinstance(example, dict) else None
-      if not isinstance(data, dict):
+      # Dataset examples sent by id come back from LIT's index with a read-only `data`
+      # (types.MappingProxyType), so test for a Mapping, not a dict.
+      data = example.get("data") if isinstance(example, Mapping) else None
+      if not isinstance(data, Mapping):
         raise ValueError("each input must be an object with a 'data' field")
       if data.get("tokens"):
         continue  # the model uses the given word-pieces as they are
