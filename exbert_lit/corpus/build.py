@@ -109,7 +109,12 @@ def summarize_attention(attention: np.ndarray, top_k: int
   att = np.asarray(attention, dtype=np.float32)
   num_layers, num_heads, t, _ = att.shape
   k = min(top_k, t)
-  order = np.argsort(-att, axis=-1, kind="stable")[..., :k]          # [L, H, T, k]
+  if k < t:  # partial selection, then order the k by weight (ties: lower position first)
+    candidates = np.sort(np.argpartition(-att, k - 1, axis=-1)[..., :k], axis=-1)
+    cand_w = np.take_along_axis(att, candidates, axis=-1)
+    order = np.take_along_axis(candidates, np.argsort(-cand_w, axis=-1, kind="stable"), -1)
+  else:
+    order = np.argsort(-att, axis=-1, kind="stable")                   # [L, H, T, k]
   weights = np.take_along_axis(att, order, axis=-1)
   top_pos = np.full((t, num_layers, num_heads, top_k), -1, dtype=np.int16)
   top_weight = np.zeros((t, num_layers, num_heads, top_k), dtype=np.float16)
