@@ -204,3 +204,29 @@ def test_trainable_index_type(tmp_path, corpus_file):
   with pytest.raises(ValueError, match="invalid faiss index type 'Bogus12'"):
     build.build(FakeModel(), str(corpus_file), tmp_path / "t",
                 build.BuildConfig(index_type="Bogus12"), progress=False)
+
+
+def test_resume_after_failure_while_finishing(tmp_path, corpus_file, monkeypatch):
+  """Killed while the indexes are moved into place (one shard): the rerun finishes the store."""
+  config = build.BuildConfig(shard_size=100, batch_size=4)
+  whole = tmp_path / "whole"
+  build.build(FakeModel(), str(corpus_file), whole, config, progress=False)
+  real_replace = build.os.replace
+  moved = []
+
+  def replace_then_die(src, dst):
+    real_replace(src, dst)
+    if str(dst).endswith(".faiss"):
+      moved.append(dst)
+      if len(moved) == 2:
+        raise KeyboardInterrupt("killed while finishing")
+
+  monkeypatch.setattr(build.os, "replace", replace_then_die)
+  with pytest.raises(KeyboardInterrupt):
+    build.build(FakeModel(), str(corpus_file), tmp_path / "s", config, progress=False)
+  monkeypatch.setattr(build.os, "replace", real_replace)
+  assert not (tmp_path / "s" / store.MANIFEST).exists()
+  model = FakeModel()
+  build.build(model, str(corpus_file), tmp_path / "s", config, progress=False)
+  assert model.calls == 0          # nothing recomputed
+  assert store_files(tmp_path / "s") == store_files(whole)

@@ -385,8 +385,14 @@ def _finish(out: pathlib.Path, work: pathlib.Path, model, sentences, config: Bui
                       ({"id": i, "text": sentences[int(k)].text} for i, k in enumerate(kept_all)))
   (out / "index").mkdir(exist_ok=True)
   for key in keys:
+    target = out / "index" / store.index_filename(*key)
+    if len(shard_dirs) == 1:  # nothing to merge: move, don't rewrite
+      source = shard_dirs[0] / store.index_filename(*key)
+      if source.is_file() or not target.is_file():  # (a resumed finish moved it already)
+        os.replace(source, target)
+      continue
     merged = _merge_indexes([d / store.index_filename(*key) for d in shard_dirs])
-    faiss.write_index(merged, str(out / "index" / store.index_filename(*key)))
+    faiss.write_index(merged, str(target))
     del merged
   nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
   manifest = {
