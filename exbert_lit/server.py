@@ -36,6 +36,7 @@ from exbert_lit.lit import app as app_lib
 from exbert_lit.lit import corpus_search
 from exbert_lit.lit import datasets as datasets_lib
 from exbert_lit.lit import layouts as layouts_lib
+from exbert_lit.lit import stale_ids
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ def lit_interpreters(
 def lit_generators() -> dict[str, lit_components.Generator]:
   """LIT's counterfactual generators (names as in LIT's default set)."""
   return {
-      "Ablation Flip": ablation_flip.AblationFlip(),
+      # LIT 1.3.1's Ablation Flip keeps the original's `_id` on its variants; see stale_ids.
+      "Ablation Flip": stale_ids.ContentCheckedGenerator(ablation_flip.AblationFlip()),
       "Hotflip": hotflip.HotFlip(),
       "Scrambler": scrambler.Scrambler(),
       "Word Replacer": word_replacer.WordReplacer(),

@@ -300,6 +300,38 @@ def test_every_listed_generator_runs(client, info, examples, model):
       assert result[0], f"{name} made nothing"
 
 
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_ablation_flip_finds_counterfactuals(client, info, examples, model):
+  """LIT 1.3.1's Ablation Flip keeps the original's id on its variants, so behind LIT's cache
+  it found nothing for any of these sentences; the server's content check fixes that."""
+  config = client_config(info["generators"]["Ablation Flip"]["configSpec"],
+                         info["models"][model]["spec"])
+  found = 0
+  for ex in examples:
+    (generated,) = client.ok("/get_generated", {"inputs": [ex], "config": config}, model=model,
+                             dataset_name="sentences", generator="Ablation Flip")
+    for cf in generated:
+      assert cf["data"]["text"] != ex["data"]["text"]
+      assert cf["data"]["_id"] != ex["id"]
+    found += len(generated)
+  assert found > 0
+
+
+def test_stale_ids_are_not_answered_from_the_cache(live, examples):
+  from exbert_lit.lit import stale_ids
+  _, srv = live
+  served = srv.app._models["bert"]
+  original = dict(examples[2]["data"])
+  (before,) = served.predict([original])
+  variant = dict(original, text="A cat sat on the mat.")   # same _id, other content
+  assert stale_ids.is_stale(variant) and not stale_ids.is_stale(original)
+  (after,) = stale_ids.ContentCheckedModel(served).predict([variant])
+  assert after["tokens"] != before["tokens"]
+  assert after["grad_target"] == before["grad_target"]   # the original's target is explained
+  (cached,) = served.predict([variant])                    # what LIT alone would return
+  assert cached["tokens"] == before["tokens"]
+
+
 @pytest.mark.parametrize("model,centre", [("bert", "match"), ("gpt2", "next")])
 def test_corpus_search_returns_matches_and_histograms(client, examples, model, centre):
   result = client.ok(
