@@ -17,6 +17,22 @@ def test_default_layout_places_exbert_beside_lits_modules():
           "datapoint-editor-module", "salience-map-module", "generator-module"} <= names
 
 
+def _placements(canonical) -> list[str]:
+  """Every module a layout places, once per place (module_names() merges repeats)."""
+  return [layouts.module_names(type(canonical)(upper={"one": [entry]})).pop()
+          for group in (canonical.upper, canonical.lower, canonical.left)
+          for module_list in group.values() for entry in module_list]
+
+
+@pytest.mark.parametrize("with_views", [True, False])
+def test_our_layouts_place_each_module_once(with_views):
+  """A module placed twice runs every request twice (two corpus searches per click)."""
+  made = layouts.exbert_layouts() if with_views else layouts.stock_layouts()
+  for name in (layouts.DEFAULT_LAYOUT_NAME, "exbert_compact"):
+    placed = _placements(made[name])
+    assert len(placed) == len(set(placed)), (name, placed)
+
+
 def test_stock_layouts_have_no_exbert_modules():
   for layout in layouts.stock_layouts().values():
     assert not layouts.module_names(layout) & set(layouts.EXBERT_MODULES)

@@ -27,14 +27,14 @@ _EXPLANATIONS = {
 
 
 def _exbert_layout(with_views: bool) -> layout.LitCanonicalLayout:
-  views = list(EXBERT_MODULES) if with_views else [modules.DatapointEditorModule]
+  if with_views:
+    views, data = list(EXBERT_MODULES), dict(_DATA)
+  else:  # the editor moves up into the views' place, so no module is placed twice
+    views, data = [modules.DatapointEditorModule], {**_DATA, "Data": [modules.DataTableModule]}
   return layout.LitCanonicalLayout(
-      left=dict(_DATA),
+      left=data,
       upper={"exBERT": views},
-      lower={
-          "Corpus": [CORPUS_MODULE] if with_views else [modules.DataTableModule],
-          **_EXPLANATIONS,
-      },
+      lower=dict(_EXPLANATIONS),
       layoutSettings=layout.LayoutSettings(leftWidth=35, mainHeight=55),
       description=(
           "exBERT: attention between tokens (select a layer and heads, hover or click a token) "
