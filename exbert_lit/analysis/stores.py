@@ -58,17 +58,19 @@ def default_max_sentences(model, budget: int = DEFAULT_STORE_BYTES, cap: int = 2
   return max(floor, min(cap, budget // per_sentence // 100 * 100))
 
 
-def default_store_dir(model, corpus: str, max_sentences: Optional[int]) -> pathlib.Path:
-  """$EXBERT_LIT_CACHE/stores/<store_name> (default ~/.cache/exbert-lit/stores/...)."""
+def default_store_dir(model, corpus: str, max_sentences: Optional[int],
+                      cache: Optional[os.PathLike] = None) -> pathlib.Path:
+  """<cache>/stores/<store_name>; cache defaults to $EXBERT_LIT_CACHE or ~/.cache/exbert-lit."""
   corpus_key = corpus if corpus == "brown" else str(pathlib.Path(corpus).resolve())
   weights = store.weights_id(model.fingerprint()).replace("sha256:", "")
-  return sources.cache_root() / "stores" / store_name(
-      model.name, weights, corpus_key, max_sentences)
+  root = pathlib.Path(cache) if cache is not None else sources.cache_root()
+  return root / "stores" / store_name(model.name, weights, corpus_key, max_sentences)
 
 
 def ensure_store(model, corpus: str = "brown", max_sentences: Optional[int] = 2000, *,
                  directory: Optional[os.PathLike] = None, progress: bool = True,
-                 config: Optional[build_lib.BuildConfig] = None) -> search_lib.CorpusIndex:
+                 config: Optional[build_lib.BuildConfig] = None,
+                 cache: Optional[os.PathLike] = None) -> search_lib.CorpusIndex:
   """Opens the store for (model, corpus, max_sentences), building or resuming it first if needed.
 
   Args:
@@ -77,11 +79,18 @@ def ensure_store(model, corpus: str = "brown", max_sentences: Optional[int] = 20
     max_sentences: first N sentences of the corpus (None = all).
     directory: where the store lives (default: default_store_dir(...)). An existing finished
       store there is opened as it is (and must have been built with `model`).
-    config: build settings (max_sentences is overridden by the argument).
+    config: build settings (max_sentences is overridden by the argument). A store already
+      cached for (model, corpus, max_sentences) is reused whatever its index type: every type
+      ranks by the same cosine, exactly or to its precision.
+    cache: cache root for the default directory (default $EXBERT_LIT_CACHE or ~/.cache/exbert-lit).
   """
-  path = pathlib.Path(directory) if directory else default_store_dir(model, corpus, max_sentences)
+  path = (pathlib.Path(directory) if directory
+          else default_store_dir(model, corpus, max_sentences, cache))
   if not (path / store.MANIFEST).is_file():
     config = dataclasses.replace(config or build_lib.BuildConfig(), max_sentences=max_sentences)
     path.parent.mkdir(parents=True, exist_ok=True)
+    size = "all" if max_sentences is None else f"{max_sentences:,}"
+    print(f"indexing {size} sentences of {corpus} with {model.name} into {path} "
+          "(once; an interrupted run resumes)", flush=True)
     build_lib.build(model, corpus, path, config, progress=progress)
   return search_lib.CorpusIndex.open(path, model)

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                            f"{DEFAULT_SENTENCES['minilm']}, smollm2 {DEFAULT_SENTENCES['smollm2']})")
   parser.add_argument("--cache", default=None, metavar="DIR",
                       help="where the indexes go (default: $EXBERT_LIT_CACHE or "
-                           "~/.cache/exbert-lit, under demo/)")
+                           "~/.cache/exbert-lit, under stores/, shared with demos/)")
   parser.add_argument("--models", default=",".join(DEMO_MODELS),
                       help="comma-separated models (default: minilm,smollm2)")
   parser.add_argument("--check", action="store_true",
@@ -43,28 +43,11 @@ def register(subparsers) -> None:
   parser.set_defaults(func=run)
 
 
-def demo_store_dir(cache: pathlib.Path, model: str, sentences: int) -> pathlib.Path:
-  return cache / "demo" / f"{model}-brown{sentences}-{DEMO_INDEX.lower()}"
-
-
-def ensure_index(model, name: str, sentences: int, cache: pathlib.Path) -> pathlib.Path:
-  """The cached demo index for `model`, built (or resumed) if it is not finished."""
-  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
-  out = demo_store_dir(cache, name, sentences)
-  if (out / store.MANIFEST).is_file():
-    return out
-  print(f"indexing {sentences} Brown sentences with {name} into {out} (first run only)",
-        flush=True)
-  build.build(model, "brown", out,
-              build.BuildConfig(index_type=DEMO_INDEX, max_sentences=sentences), progress=True)
-  return out
-
-
 def run(args: argparse.Namespace) -> int:
   from exbert_lit import server  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus.search import CorpusIndex  # pylint: disable=g-import-not-at-top
+  from exbert_lit.analysis import stores  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
   from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
 
@@ -83,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
     models[name] = model
     count = args.sentences or DEFAULT_SENTENCES.get(name, 1000)
     t = time.perf_counter()
-    store_dir = ensure_index(model, name, count, cache)
+    corpora[f"brown-{name}"] = stores.ensure_store(
+        model, "brown", count, config=build.BuildConfig(index_type=DEMO_INDEX),
+        cache=cache)
     index_seconds += time.perf_counter() - t
-    corpora[f"brown-{name}"] = CorpusIndex.open(store_dir, model=model)
   first_corpus = next(iter(corpora.values()))
   demo_data = {
       "examples": datasets.examples_dataset(),
