@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, Optional
 
+from exbert_lit.cli import positive_int
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT_ROOT = REPO / "artifacts" / "demos"
 
@@ -34,25 +36,15 @@ def parser(name: str, description: str, default_model: str, *,
                  help=f"output directory (default artifacts/demos/{name}-<model>)")
   if corpus:
     p.add_argument("--corpus", default="brown", help="'brown' (default) or a UTF-8 text file")
-    p.add_argument("--max-sentences", type=_positive, default=None, metavar="N",
+    p.add_argument("--max-sentences", type=positive_int, default=None, metavar="N",
                    help="corpus sentences to index (default: 2000 for MiniLM, fewer for "
                    "larger models, so the store stays near 2 GiB)")
     p.add_argument("--store", default=None, metavar="DIR",
                    help="corpus store to use or build (default: a cache directory per model, "
                    "corpus and size under ~/.cache/exbert-lit/stores)")
-    p.add_argument("--k", type=_positive, default=50, help="corpus matches per search (default 50)")
+    p.add_argument("--k", type=positive_int, default=50, help="corpus matches per search (default 50)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar while indexing")
   return p
-
-
-def _positive(text: str) -> int:
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
-  return value
 
 
 def out_dir(args, name: str) -> pathlib.Path:

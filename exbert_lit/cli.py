@@ -18,6 +18,17 @@ class UserError(Exception):
   """A problem with the user's input: printed as one line, no traceback."""
 
 
+def positive_int(text: str) -> int:
+  """argparse type for counts (sentences, batch size, k): a whole number >= 1."""
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+  return value
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="exbert-lit",

