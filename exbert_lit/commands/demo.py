@@ -108,7 +108,7 @@ def _check(srv, names: list[str], timing: str) -> int:
     model_info = info["models"].get(name, {})
     listed = set(model_info.get("interpreters", []))
     expected = {"exbert_corpus_search", "pca", "nearest neighbors"}
-    # Gradient salience needs an LM head to explain (minilm is a headless encoder: FIELDS.md).
+    # Gradient salience needs an LM head to explain (minilm is a headless encoder: docs/FIELDS.md).
     if "token_grad_text" in model_info.get("spec", {}).get("output", {}):
       expected |= {"Grad L2 Norm", "Grad ⋅ Input", "Integrated Gradients", "LIME"}
     if not expected <= listed:

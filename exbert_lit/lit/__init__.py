@@ -16,7 +16,7 @@ Adding exBERT to a LIT server you already run (plain `lit_nlp.dev_server`):
         layouts=layouts.exbert_layouts() if has_views else layouts.stock_layouts(),
         default_layout=layouts.DEFAULT_LAYOUT_NAME, client_root=client_root).serve()
 
-Your own LIT model works with the views if it declares the FIELDS.md outputs (`tokens`,
+Your own LIT model works with the views if it declares the docs/FIELDS.md outputs (`tokens`,
 `layer_{l}/attention`, and for corpus search `layer_{l}/token_emb` / `layer_{l}/context_emb`
 plus a `fingerprint()` matching the corpus index). `exbert_lit.make_server` adds what a plain
 LitApp lacks: one-line errors, one model call at a time, and gradient-free field-limited

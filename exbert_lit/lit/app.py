@@ -41,7 +41,7 @@ from lit_nlp.lib import utils as lit_utils
 from exbert_lit.lit import corpus_search
 from exbert_lit.lit import search_config
 
-# Output fields that a model's internals() provides (FIELDS.md names).
+# Output fields that a model's internals() provides (docs/FIELDS.md names).
 _INTERNAL_FIELD = re.compile(r"^(tokens|special_tokens|layer_\d+/(attention|token_emb|context_emb))$")
 ATTENTION_DECIMALS = 4
 LIGHT_CACHE_SIZE = 32   # examples per model; ~13 MB each for a 64-token SmolLM2 sentence
@@ -113,7 +113,7 @@ def model_loader(model: lit_model.Model):
 
 
 def fields_from_internals(internals) -> dict[str, Any]:
-  """LIT output fields (FIELDS.md names) from one SentenceInternals.
+  """LIT output fields (docs/FIELDS.md names) from one SentenceInternals.
 
   Shapes: attention[l-1] is [H, T, T]; embeddings[l] [T, D] (l = 0..L); contexts[l-1] [T, H*dh].
   """

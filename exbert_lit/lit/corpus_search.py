@@ -1,6 +1,6 @@
 """`exbert_corpus_search`: exBERT's corpus search as a LIT Interpreter.
 
-Given the selected example and a token position, layer, kind and heads (FIELDS.md), it looks up
+Given the selected example and a token position, layer, kind and heads (docs/FIELDS.md), it looks up
 that token's E(l) or C(l) in the model's outputs for the example and asks the model's corpus
 index for the nearest tokens, returning a `SearchResult` (exbert_lit/corpus/result.py) per
 example. It never runs the model itself when LIT hands it model outputs: the vectors come from

@@ -1,7 +1,7 @@
 """The corpus-search interpreter's config: parsed and checked against the model once.
 
 Pure functions, so every one-line error a user can get is covered by a table-driven test
-(tests/test_interpreter_config.py). The wire format is FIELDS.md's:
+(tests/test_interpreter_config.py). The wire format is docs/FIELDS.md's:
 {"position": int, "layer": int, "kind": "embedding"|"context", "heads": [int] | [],
  "k": int, "offsets": [int], "corpus": str (optional)}.
 Numbering follows what users see: layers 1..L (0 = input embeddings, embedding search only),
@@ -117,7 +117,7 @@ def parse_search_config(config: Optional[Mapping[str, Any]], *, num_layers: int,
   """Checks a request's config against the model and the sentence; raises ValueError.
 
   Args:
-    config: the request's config dict (FIELDS.md).
+    config: the request's config dict (docs/FIELDS.md).
     num_layers: L, the model's layer count.
     num_heads: H, query heads per layer.
     num_tokens: T, word-pieces in the selected sentence (specials included).

@@ -8,7 +8,7 @@ no counterfactual is ever found. (HotFlip, LIME, IG, Scrambler and Word Replacer
 stale id, under which LIT indexes them. `ContentCheckedGenerator` runs a generator with a model
 view that drops an `_id` that no longer matches the example's content, and gives such a variant
 the original's `grad_target`, so the margin it reports is the margin of the prediction being
-flipped (FIELDS.md), not of the variant's own top-1; it drops stale ids from what it returns.
+flipped (docs/FIELDS.md), not of the variant's own top-1; it drops stale ids from what it returns.
 """
 from __future__ import annotations
 

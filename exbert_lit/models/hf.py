@@ -6,7 +6,7 @@ gradients are asked for, the same pass is taken with the word embeddings as a le
 one backward of one scalar (sum over the batch of log p(target) at each example's focus
 position) gives every example's token gradients.
 
-Field names and LIT types are the contract in FIELDS.md (tokens, special_tokens,
+Field names and LIT types are the contract in docs/FIELDS.md (tokens, special_tokens,
 layer_{l}/attention, pred_tokens, mean_emb, layer_{l}/token_emb, layer_{l}/context_emb,
 input_embs, token_grad_text, grad_target, target_margin).
 """
