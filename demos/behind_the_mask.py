@@ -58,8 +58,7 @@ def query_position(model, text: str, fill: str):
   start = text.index(MASK)
   text = text.replace(MASK, fill.strip(), 1)
   (internals,) = model.internals([text])
-  blank = next((i for i, ((a, b), s) in enumerate(zip(internals.offsets, internals.special))
-                if not s and a <= start < b), None)
+  blank = positions.first_piece(internals.offsets, internals.special, start, start + 1)
   if blank is None or blank == 0:
     raise _common.DemoError("the blank must follow at least one token for a causal model")
   return text, blank - 1, internals.tokens[blank - 1], internals.tokens[blank], internals

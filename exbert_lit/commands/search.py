@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
+
+from exbert_lit.analysis import positions
 
 
 def register(subparsers) -> None:
@@ -40,23 +41,17 @@ def parse_offsets(text: str) -> list[int]:
 
 
 def find_word(text: str, word: str, offsets, special) -> int:
-  """Index of the first word-piece of the first occurrence of `word` in `text`.
-
-  A word made of letters/digits must match whole (`a` does not match inside `ran`)."""
+  """Index of the first word-piece of the first whole-word occurrence of `word` in `text`
+  (analysis.positions' matching: `a` does not match inside `ran`)."""
   if not word:
     raise ValueError("--word is empty")
-  pattern = re.escape(word)
-  if re.match(r"\w", word):
-    pattern = r"(?<!\w)" + pattern
-  if re.search(r"\w$", word):
-    pattern += r"(?!\w)"
-  m = re.search(pattern, text)
-  if not m:
+  found = positions.whole_word_matches(text, word)
+  if not found:
     raise ValueError(f"--word {word!r} does not occur in the text")
-  for i, ((a, b), is_special) in enumerate(zip(offsets, special)):
-    if not is_special and a < m.end() and b > m.start():
-      return i
-  raise ValueError(f"--word {word!r} has no word-piece (was the text truncated?)")
+  position = positions.first_piece(offsets, special, found[0].start(), found[0].end())
+  if position is None:
+    raise ValueError(f"--word {word!r} has no word-piece (was the text truncated?)")
+  return position
 
 
 def run(args) -> int:
