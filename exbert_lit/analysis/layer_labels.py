@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence
 
 from exbert_lit.corpus import result as result_lib
+from exbert_lit.corpus import search as search_lib
 from exbert_lit.corpus import store
 
 KINDS = ("embedding", "context")
@@ -87,8 +88,7 @@ def labels_by_layer(index, internals, position: int, *, field: str = "pos", k: i
   for kind in kinds:
     rows = []
     for layer in store.layers_of(kind, index.num_layers):
-      vector = (internals.embeddings[layer] if kind == "embedding"
-                else internals.contexts[layer - 1])[position]
+      vector = search_lib.vector_of(internals, kind, layer, position)
       rows.append(layer_row(index.search(vector, layer=layer, kind=kind, k=k), field))
     out[kind] = rows
   return out

@@ -82,8 +82,7 @@ def run(args) -> int:
     if not 0 <= position < len(internals.tokens):
       raise UserError(f"--token {position} is out of range: the text has "
                       f"{len(internals.tokens)} word-pieces (0..{len(internals.tokens) - 1})")
-  vector = (internals.embeddings[layer] if args.kind == "embedding"
-            else internals.contexts[layer - 1])[position]
+  vector = search.vector_of(internals, args.kind, layer, position)
   result = index.search(vector, layer=layer, kind=args.kind, heads=heads, k=args.k,
                         offsets=offsets)
   if args.json:

@@ -101,6 +101,14 @@ def mask_heads(query: np.ndarray, heads: Optional[Sequence[int]], num_heads: int
   return (q.reshape(num_heads, -1) * keep[:, None]).reshape(-1)
 
 
+def vector_of(internals, kind: str, layer: int, position: int) -> np.ndarray:
+  """The query vector of one word-piece: E(layer) (layer 0..L) for kind "embedding", C(layer)
+  (layer 1..L) for "context", from a model's SentenceInternals.   [D] or [H*dh]"""
+  if kind == "embedding":
+    return internals.embeddings[layer][position]
+  return internals.contexts[layer - 1][position]
+
+
 def count_bins(labels: Iterable[str]) -> list[result_lib.Bin]:
   """Counts labels; sorted by count descending, then label, so the order is stable."""
   counts = collections.Counter(labels)
@@ -201,9 +209,7 @@ class CorpusIndex:
     if not 0 <= position < len(internals.tokens):
       raise ValueError(f"token position {position} is out of range: the text has "
                        f"{len(internals.tokens)} word-pieces (0..{len(internals.tokens) - 1})")
-    if kind == "embedding":
-      return internals.embeddings[layer][position]
-    return internals.contexts[layer - 1][position]
+    return vector_of(internals, kind, layer, position)
 
   def search(self, query: Optional[np.ndarray] = None, *, layer: int, kind: str = "embedding",
              heads: Optional[Sequence[int]] = None, k: int = DEFAULT_K,
