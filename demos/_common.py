@@ -67,10 +67,7 @@ def corpus_index(args, model) -> tuple[Any, dict]:
   n = args.max_sentences or stores.default_max_sentences(model)
   directory = (pathlib.Path(args.store) if args.store
                else stores.default_store_dir(model, args.corpus, n))
-  reused = (directory / store_lib.MANIFEST).is_file()
-  if not reused:
-    print(f"indexing {n} sentences of {args.corpus} with {model.name} into {directory} "
-          f"(once; later runs reuse it)", file=sys.stderr)
+  reused = (directory / store_lib.MANIFEST).is_file()  # ensure_store says when it indexes
   started = time.perf_counter()
   index = stores.ensure_store(model, args.corpus, n, directory=directory,
                               progress=not args.no_progress)
