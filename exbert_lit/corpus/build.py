@@ -226,9 +226,7 @@ def _index_stage(work: pathlib.Path, model, sentences, config: BuildConfig) -> d
   dims = {"embedding": model.hidden_size, "context": model.num_heads * model.head_dim}
   if config.index_type:
     factory = config.index_type
-    params = config.search_params or ""
-    for kind in store.KINDS:
-      _make_index(factory, dims[kind])  # fail now on a bad factory, not after hours
+    params = config.search_params or ""  # build() has checked the factory before annotating
   else:
     # ~1.3 word-pieces per spaCy word plus two specials per sentence.
     estimate = int(1.3 * annotate_lib.word_count(sentences)) + 2 * len(sentences)
