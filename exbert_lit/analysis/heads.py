@@ -216,18 +216,19 @@ def rank(index, field: str, label: str, *, source_field: Optional[str] = None,
           "shares": np.round(scores, 6).tolist(), "ranking": ranking}
 
 
-def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: str = "dep",
-                        skip_special: bool = True, skip_first: bool = False) -> list[dict]:
-  """Labels of one head's max-attended tokens for the given source rows.
-
-  layer, head: 1-based. A special target (skip_special=False) counts under its own text (e.g.
-  "[CLS]"), as in the search histograms; a token without a qualifying target under "(none)".
-  Returns [{"label", "count"}] by descending count, then label.
-  """
+def head_targets(table, rows: np.ndarray, layer: int, head: int, skip_special: bool = True,
+                 skip_first: bool = False) -> np.ndarray:
+  """Token rows one head (1-based layer, head) attends to most from the given source rows;
+  -1 where no stored position qualifies (see max_targets).   int64 [len(rows)]"""
   rows = np.asarray(rows, dtype=np.int64)
-  starts = _row_starts(table)[rows]
-  targets = max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows], starts,
-                        excluded_targets(table, skip_special, skip_first))
+  return max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows],
+                     _row_starts(table)[rows], excluded_targets(table, skip_special, skip_first))
+
+
+def target_histogram(table, targets: np.ndarray, field: str = "dep") -> list[dict]:
+  """Labels of target rows (from head_targets): a special target counts under its own text
+  (e.g. "[CLS]"), as in the search histograms; -1 (no target) under "(none)".
+  Returns [{"label", "count"}] by descending count, then label."""
   column = np.asarray(table.columns[field])
   pieces = np.asarray(table.columns["piece"])
   special = np.asarray(table.columns["special"], dtype=bool)
@@ -238,6 +239,14 @@ def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: s
   named = {("(none)" if c < 0 else table.vocab[c]): n for c, n in counts.items()}
   return [{"label": k, "count": v}
           for k, v in sorted(named.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def target_distribution(table, rows: np.ndarray, layer: int, head: int, field: str = "dep",
+                        skip_special: bool = True, skip_first: bool = False) -> list[dict]:
+  """Labels of one head's (1-based layer, head) max-attended tokens for the given source rows,
+  as target_histogram counts them."""
+  return target_histogram(
+      table, head_targets(table, rows, layer, head, skip_special, skip_first), field)
 
 
 def head_target_distribution(table, layer: int, head: int, field: str = "dep",
@@ -269,12 +278,8 @@ def query_target_distribution(index, vector: np.ndarray, layer: int, head: int, 
   match's position, None without a target), "result" (the SearchResult)}.
   """
   result = index.search(vector, layer=layer, kind="context", heads=[head], k=k)
-  table = index.table
   rows = match_rows(index, result)
-  targets = max_targets(np.asarray(table.top_pos[:, layer - 1, head - 1])[rows],
-                        _row_starts(table)[rows],
-                        excluded_targets(table, skip_special, skip_first))
-  return {"histogram": target_distribution(table, rows, layer, head, field, skip_special,
-                                           skip_first),
+  targets = head_targets(index.table, rows, layer, head, skip_special, skip_first)
+  return {"histogram": target_histogram(index.table, targets, field),
           "offsets": [None if t < 0 else int(t - r) for t, r in zip(targets, rows)],
           "result": result}
