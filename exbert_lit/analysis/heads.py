@@ -78,12 +78,15 @@ def hit_shares(targets: np.ndarray, is_label: np.ndarray) -> np.ndarray:
   return hits.mean(axis=0)
 
 
-def source_mask(table, field: Optional[str] = None,
-                labels: Optional[Iterable[str]] = None) -> np.ndarray:
-  """bool [N]: non-special tokens, optionally only those whose own `field` is in `labels`."""
+def source_mask(table, field: Optional[str] = None, labels: Optional[Iterable[str]] = None,
+                skip_first: bool = False) -> np.ndarray:
+  """bool [N]: non-special tokens, optionally only those whose own `field` is in `labels`;
+  with skip_first, not at a sentence's position 0 (which sees only itself in a causal model)."""
   mask = ~np.asarray(table.columns["special"], dtype=bool)
   if field and labels:
     mask &= rows_with_label(table.columns[field], label_codes(table.vocab, labels))
+  if skip_first:
+    mask &= np.asarray(table.columns["position"]) != 0
   return mask
 
 
@@ -198,9 +201,7 @@ def rank(index, field: str, label: str, *, source_field: Optional[str] = None,
   table = index.table
   if skip_first is None:
     skip_first = bool(index.is_causal)
-  sources = source_mask(table, source_field, _split(source_label) or None)
-  if skip_first:
-    sources &= np.asarray(table.columns["position"]) != 0
+  sources = source_mask(table, source_field, _split(source_label) or None, skip_first)
   scores = head_label_shares(table, field, labels, sources, skip_special, skip_first)
   excluded = excluded_targets(table, True, skip_first)
   chance = chance_rate(rows_with_label(table.columns[field], label_codes(table.vocab, labels)),
@@ -253,9 +254,7 @@ def head_target_distribution(table, layer: int, head: int, field: str = "dep",
                              skip_special: bool = True, skip_first: bool = False) -> list[dict]:
   """The corpus-wide profile of a head: labels of the max-attended tokens of every non-special
   token of the store (not at position 0 with skip_first; see target_distribution)."""
-  sources = source_mask(table)
-  if skip_first:
-    sources &= np.asarray(table.columns["position"]) != 0
+  sources = source_mask(table, skip_first=skip_first)
   return target_distribution(table, np.flatnonzero(sources), layer, head, field,
                              skip_special, skip_first)
 
