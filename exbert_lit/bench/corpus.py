@@ -134,16 +134,9 @@ def throughput(model_name: str, n_sentences: int, batch_size: int, workdir: path
   out = workdir / "store"
   config = build.BuildConfig(batch_size=batch_size, max_sentences=n_sentences)
   # The build's sentences, read back after it, are what the raw forward runs on; to run raw
-  # first we annotate once (spaCy is deterministic) to know them.
-  nlp = annotate.load_pipeline()
-  from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
-  src = sources.open_corpus("brown")
-  texts = []
-  for s in annotate.annotate(src.texts, nlp, split=False):
-    if len(s.spans) <= config.max_words:
-      texts.append(s.text)
-    if len(texts) >= n_sentences:
-      break
+  # first we select them as the build will (spaCy is deterministic).
+  texts = [s.text for s in build.select_sentences("brown", config)[0]]
+  nlp = annotate.load_pipeline(config.spacy_pipeline)
   raw1, raw_tokens, raw1_cpu = _raw_forward(model, texts, batch_size)
   cpu = time.process_time()
   started = time.perf_counter()

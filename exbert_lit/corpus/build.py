@@ -166,11 +166,11 @@ def _write_jsonl_atomic(path: pathlib.Path, rows) -> None:
   os.replace(tmp, path)
 
 
-def _annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig
-                    ) -> list[annotate_lib.AnnotatedSentence]:
-  path = work / "sentences.jsonl"
-  if path.is_file():
-    return [annotate_lib.AnnotatedSentence.from_json(d) for d in _read_jsonl(path)]
+def select_sentences(corpus: str, config: BuildConfig
+                     ) -> tuple[list[annotate_lib.AnnotatedSentence], int]:
+  """The sentences a build indexes: spaCy's sentences of `corpus` of at most
+  `config.max_words` words, the first `config.max_sentences` of them; and how many longer
+  ones were skipped on the way."""
   source = sources.open_corpus(corpus)
   nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
   out, skipped = [], 0
@@ -181,6 +181,15 @@ def _annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig
     out.append(sentence)
     if config.max_sentences is not None and len(out) >= config.max_sentences:
       break
+  return out, skipped
+
+
+def _annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig
+                    ) -> list[annotate_lib.AnnotatedSentence]:
+  path = work / "sentences.jsonl"
+  if path.is_file():
+    return [annotate_lib.AnnotatedSentence.from_json(d) for d in _read_jsonl(path)]
+  out, skipped = select_sentences(corpus, config)
   if not out:
     raise ValueError(f"corpus {corpus!r} has no sentences")
   if skipped:
