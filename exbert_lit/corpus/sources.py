@@ -38,9 +38,10 @@ class CorpusSource:
 
 
 def cache_root() -> pathlib.Path:
-  """~/.cache/exbert-lit, or $EXBERT_LIT_CACHE."""
+  """$EXBERT_LIT_CACHE (a leading ~ expanded), else ~/.cache/exbert-lit: the one cache root
+  of converted models (models.registry), corpora and corpus stores (analysis.stores)."""
   root = os.environ.get("EXBERT_LIT_CACHE")
-  return pathlib.Path(root) if root else pathlib.Path.home() / ".cache" / "exbert-lit"
+  return pathlib.Path(root).expanduser() if root else pathlib.Path.home() / ".cache" / "exbert-lit"
 
 
 def parse_brown_line(line: str) -> list[tuple[str, str]]:

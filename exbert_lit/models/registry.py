@@ -22,6 +22,7 @@ from typing import Callable, Union
 
 import transformers
 
+from exbert_lit.corpus import sources
 from exbert_lit.models import hf
 
 logger = logging.getLogger(__name__)
@@ -34,10 +35,9 @@ class ModelNotFoundError(ValueError):
   """The name is no short name, no local directory and no loadable hub model."""
 
 
-def cache_root() -> pathlib.Path:
-  """Where converted models live: $EXBERT_LIT_CACHE, else ~/.cache/exbert-lit."""
-  env = os.environ.get("EXBERT_LIT_CACHE")
-  return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "exbert-lit"
+# Where converted models live (under models/): the cache root shared with the corpora and
+# stores ($EXBERT_LIT_CACHE, else ~/.cache/exbert-lit). exbert_lit.corpus.sources is stdlib-only.
+cache_root = sources.cache_root
 
 
 def _package_dir(package: str, pip_name: str) -> pathlib.Path:
