@@ -439,9 +439,8 @@ class HFLanguageModel(lit_model.BatchedModel):
         run["targets"] = target_ids
         run["margins"] = [target_margin(focus_logits[b].detach(), int(target_ids[b]))
                           for b in range(len(batch))]
-    hidden_states = out.hidden_states if hasattr(out, "hidden_states") else None
     run["attention"] = [a.detach() for a in out.attentions]
-    run["hidden"] = [h.detach() for h in hidden_states]
+    run["hidden"] = [h.detach() for h in out.hidden_states]
     run["contexts"] = [internals_lib.normalize_heads(c, self.num_heads) for c in captured]
     run["word_embs"] = word_embs.detach()
     if with_logits and logits is not None:
