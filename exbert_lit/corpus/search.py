@@ -281,8 +281,7 @@ class CorpusIndex:
       max_att = self._max_att(row, layer, heads)
       matches.append(result_lib.Match(
           sentence_id=sid, position=position, score=score, text=t.texts[sid],
-          tokens=[t.string("piece", r) for r in span],
-          labels=[t.labels(r) for r in span], max_att=max_att))
+          tokens=t.strings("piece", span), labels=t.labels_of(span), max_att=max_att))
       centre = position + centre_shift
       if centre < len(span):
         for o in summarised:

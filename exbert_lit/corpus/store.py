@@ -158,14 +158,27 @@ class TokenTable:
   def sentence_rows(self, sentence_id: int) -> range:
     return range(int(self.sentence_start[sentence_id]), int(self.sentence_start[sentence_id + 1]))
 
+  def strings(self, column: str, rows: range) -> list[Optional[str]]:
+    """`string(column, row)` for a run of rows, reading the column once."""
+    return [None if code < 0 else self.vocab[code]
+            for code in self.columns[column][rows.start:rows.stop].tolist()]
+
   def labels(self, row: int) -> Optional[result_lib.TokenLabels]:
     """The labels of one word-piece row; None for special tokens."""
-    if self.columns["special"][row] or self.columns["pos"][row] < 0:
-      return None
-    return result_lib.TokenLabels(
-        pos=self.string("pos", row), tag=self.string("tag", row), dep=self.string("dep", row),
-        ent=self.string("ent", row), lemma=self.string("lemma", row),
-        head=int(self.columns["head"][row]))
+    return self.labels_of(range(row, row + 1))[0]
+
+  def labels_of(self, rows: range) -> list[Optional[result_lib.TokenLabels]]:
+    """`labels(row)` for a run of rows (e.g. a sentence), reading each column once: search
+    fills every match's sentence with these, so per-row memmap reads dominated its time."""
+    cut = slice(rows.start, rows.stop)
+    special = self.columns["special"][cut].tolist()
+    pos_codes = self.columns["pos"][cut].tolist()
+    heads = self.columns["head"][cut].tolist()
+    text = {f: self.strings(f, rows) for f in ("pos", "tag", "dep", "ent", "lemma")}
+    return [None if special[i] or pos_codes[i] < 0 else result_lib.TokenLabels(
+                pos=text["pos"][i], tag=text["tag"][i], dep=text["dep"][i],
+                ent=text["ent"][i], lemma=text["lemma"][i], head=int(heads[i]))
+            for i in range(len(rows))]
 
 
 def directory_bytes(directory: pathlib.Path) -> dict[str, int]:
