@@ -185,6 +185,15 @@ def test_attention_request_returns_only_that_layer(client, examples, model):
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=num_tokens * 1e-4)
 
 
+def test_python_clients_still_get_lits_invertible_encoding(client, examples):
+  """response_simple_json=0 (LIT's Python client) keeps LIT's own encoder; same values."""
+  args = dict(model="bert", dataset_name="sentences", requested_fields="tokens,layer_1/attention")
+  simple = client.ok("/get_preds", {"inputs": examples[:1]}, **args)[0]
+  typed = client.ok("/get_preds", {"inputs": examples[:1]}, response_simple_json=0, **args)[0]
+  assert typed["layer_1/attention"]["__class__"] == "np.ndarray"
+  assert typed["layer_1/attention"]["__value__"] == simple["layer_1/attention"]
+
+
 def test_field_limited_preds_match_the_full_prediction(live, examples):
   """The forward-only path gives the same attention and embeddings as the model's predict()."""
   client, srv = live

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from lit_nlp.lib import serialize
 
 from exbert_lit.lit import app as app_lib
 from exbert_lit.lit import datasets
@@ -109,6 +110,31 @@ def test_round_attention_keeps_other_fields_and_shortens_json():
   assert rounded["x"] == [1.23456789]
   assert json.dumps(rounded["layer_1/attention"].tolist()) == (
       "[[[0.3333, 0.3333], [0.3333, 0.3333]]]")
+
+
+_RNG = np.random.default_rng(0)
+_WEIGHTS = _RNG.random((3, 5, 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("pred,fast", [
+    ({"layer_1/attention": np.round(_WEIGHTS.astype(np.float64), 4), "tokens": ["a", "é"]}, True),
+    ({"layer_1/attention": np.array([[0.0, 1.0], [0.5, 0.0001]])}, True),
+    ({"layer_1/attention": _WEIGHTS}, False),                           # float32, not rounded
+    ({"layer_1/attention": _WEIGHTS.astype(np.float64)}, False),        # not rounded
+    ({"layer_1/attention": np.array([0.5, -0.0])}, False),              # -0.0 prints as such
+    ({"layer_1/attention": np.array([0.5, np.nan])}, False),
+    ({"layer_1/attention": np.array([1.5, 2.0])}, False),               # outside [0, 1]
+    ({"layer_1/attention": np.zeros((0, 2))}, False),
+    ({"layer_1/attention": [0.5], "special_tokens": np.array([1.0, 0.0], np.float32)}, False),
+])
+def test_preds_json_is_lits_json_byte_for_byte(pred, fast):
+  preds = [pred, {}, {"x": (1, 2)}]
+  assert app_lib.preds_json(preds, {"layer_1/attention"}) == serialize.to_json(preds, simple=True)
+  assert (app_lib.rounded_weights_json(pred["layer_1/attention"]) is not None) is fast
+
+
+def test_preds_json_of_no_preds():
+  assert app_lib.preds_json([], {"layer_1/attention"}) == "[]"
 
 
 @pytest.mark.parametrize("example,plain", [
