@@ -44,7 +44,6 @@ from lit_nlp.lib import serialize
 from lit_nlp.lib import utils as lit_utils
 
 from exbert_lit.lit import corpus_search
-from exbert_lit.lit import search_config
 
 # Output fields that a model's internals() provides (docs/FIELDS.md names).
 _INTERNAL_FIELD = re.compile(r"^(tokens|special_tokens|layer_\d+/(attention|token_emb|context_emb))$")
@@ -446,11 +445,8 @@ class ExbertLitApp(lit_app.LitApp):
       config = data.get("config")
       examples = [ex["data"] for ex in inputs]
       # Layer/head/kind errors before any model call; the position is checked per sentence.
-      served = self._models[model]
-      checked = search_config.parse_search_config(
-          {**(config or {}), "position": 0}, num_layers=corpus_search.layer_count(served),
-          num_heads=int(getattr(corpus_search.unwrap(served), "num_heads", 0) or 1_000_000),
-          num_tokens=1)
+      checked = corpus_search.parse_config(self._models[model], {**(config or {}), "position": 0},
+                                           num_tokens=1)
       keys = {"tokens", checked.field}
       outputs = self.field_limited_preds(model, examples, keys) if examples else []
       if outputs is None:

@@ -90,6 +90,16 @@ def model_fingerprint(model: lit_model.Model) -> Optional[str]:
   return fingerprint() if callable(fingerprint) else None
 
 
+def parse_config(model: lit_model.Model, config: Optional[lit_types.JsonDict],
+                 num_tokens: int) -> search_config.SearchConfig:
+  """A request's config checked against the model's layers and heads and a sentence of
+  `num_tokens` word-pieces (one-line ValueError otherwise)."""
+  num_heads = int(getattr(unwrap(model), "num_heads", 0) or 0)
+  return search_config.parse_search_config(
+      config, num_layers=layer_count(model), num_heads=num_heads or 1_000_000,
+      num_tokens=num_tokens)
+
+
 class CorpusSearch(lit_components.Interpreter):
   """Nearest tokens in an annotated corpus, with label histograms (the exBERT corpus view)."""
 
@@ -163,8 +173,6 @@ class CorpusSearch(lit_components.Interpreter):
     del dataset
     if not inputs:
       return []
-    num_layers = layer_count(model)
-    num_heads = int(getattr(unwrap(model), "num_heads", 0) or 0)
     if model_outputs is None:
       model_outputs = list(model.predict(inputs))
     results = []
@@ -172,9 +180,7 @@ class CorpusSearch(lit_components.Interpreter):
       tokens = output.get("tokens")
       if tokens is None:
         raise ValueError("the model's outputs have no 'tokens' field")
-      cfg = search_config.parse_search_config(
-          config, num_layers=num_layers, num_heads=num_heads or 1_000_000,
-          num_tokens=len(tokens))
+      cfg = parse_config(model, config, num_tokens=len(tokens))
       name, corpus = self.corpus_for(model, cfg.corpus)
       vectors = output.get(cfg.field)
       if vectors is None:
