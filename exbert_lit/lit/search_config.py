@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 KINDS = ("embedding", "context")
 DEFAULT_K = 50
@@ -154,8 +154,3 @@ def parse_search_config(config: Optional[Mapping[str, Any]], *, num_layers: int,
     raise ValueError(f"corpus must be a corpus name, got {corpus!r}")
   return SearchConfig(position=position, layer=layer, kind=kind, heads=heads, k=k,
                       offsets=_as_offsets(config.get("offsets")), corpus=corpus)
-
-
-def head_list(heads: Optional[Sequence[int]], num_heads: int) -> list[int]:
-  """The heads a query covers, 1-based; None means all."""
-  return list(heads) if heads is not None else list(range(1, num_heads + 1))
