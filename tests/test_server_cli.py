@@ -76,3 +76,11 @@ def test_serve_refuses_a_corpus_of_another_model(tiny_gpt2_dir, bert_store, caps
   assert cli.main(["serve", "--model", str(tiny_gpt2_dir), "--corpus", str(bert_store),
                    "--port", "0"]) == 2
   assert "which this server does not serve" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_demo_refuses_a_count_below_one(capsys):
+  from exbert_lit import cli
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["demo", "--sentences", "0"])
+  assert exit_info.value.code == 2
+  assert "--sentences: expected a positive whole number, not '0'" in capsys.readouterr().err

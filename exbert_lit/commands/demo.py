@@ -11,6 +11,8 @@ import logging
 import pathlib
 import time
 
+from exbert_lit.cli import positive_int
+
 logger = logging.getLogger(__name__)
 
 DEMO_MODELS = ("minilm", "smollm2")
@@ -29,7 +31,7 @@ def register(subparsers) -> None:
       description=__doc__.splitlines()[0])
   parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
   parser.add_argument("--port", "-p", type=int, default=5432, help="port (0: any free port)")
-  parser.add_argument("--sentences", type=int, default=None, metavar="N",
+  parser.add_argument("--sentences", type=positive_int, default=None, metavar="N",
                       help="Brown sentences to index per model (default: minilm "
                            f"{DEFAULT_SENTENCES['minilm']}, smollm2 {DEFAULT_SENTENCES['smollm2']})")
   parser.add_argument("--cache", default=None, metavar="DIR",
@@ -56,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
   names = [m.strip() for m in args.models.split(",") if m.strip()]
   if not names:
     raise ValueError("--models: give at least one model")
-  if args.sentences is not None and args.sentences < 1:
-    raise ValueError(f"--sentences must be positive, got {args.sentences}")
   models, corpora = {}, {}
   index_seconds = 0.0
   for name in names:
