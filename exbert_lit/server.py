@@ -133,19 +133,25 @@ def model_short_name(name_or_path: str) -> str:
   return pathlib.PurePath(name_or_path.rstrip("/")).name or name_or_path
 
 
+def _by_name(items: Union[Mapping[str, Any], Sequence[Any], str]) -> Mapping[str, Any]:
+  """A mapping as given; a path or a list of paths keyed by their file names, made unique
+  (`data/pubs.txt` -> `pubs`, a second `pubs` -> `pubs_2`)."""
+  if isinstance(items, (str, os.PathLike)):
+    items = [str(items)]
+  if isinstance(items, Mapping):
+    return items
+  named: dict[str, Any] = {}
+  for path in items:
+    named[datasets_lib.dataset_name_for(str(path).rstrip("/"), named)] = str(path)
+  return named
+
+
 def open_corpora(corpora: CorpusArg) -> dict[str, Any]:
   """name -> open corpus index; strings are store directories opened with CorpusIndex.open."""
   if not corpora:
     return {}
-  if isinstance(corpora, (str, os.PathLike)):
-    corpora = [str(corpora)]
-  if not isinstance(corpora, Mapping):
-    named: dict[str, Any] = {}
-    for path in corpora:
-      named[datasets_lib.dataset_name_for(str(path).rstrip("/"), named)] = str(path)
-    corpora = named
   opened = {}
-  for name, corpus in corpora.items():
+  for name, corpus in _by_name(corpora).items():
     if isinstance(corpus, (str, os.PathLike)):
       from exbert_lit.corpus.search import CorpusIndex  # pylint: disable=g-import-not-at-top
       corpus = CorpusIndex.open(str(corpus))
@@ -165,18 +171,8 @@ def check_corpora_match(corpora: Mapping[str, Any], models: Mapping[str, lit_mod
 def load_datasets(datasets: DatasetArg) -> dict[str, lit_dataset.Dataset]:
   if datasets is None:
     return {"examples": datasets_lib.examples_dataset()}
-  if isinstance(datasets, (str, os.PathLike)):
-    datasets = [str(datasets)]
-  loaded: dict[str, lit_dataset.Dataset] = {}
-  if isinstance(datasets, Mapping):
-    for name, ds in datasets.items():
-      loaded[name] = (datasets_lib.load_data_file(str(ds))
-                      if isinstance(ds, (str, os.PathLike)) else ds)
-  else:
-    for path in datasets:
-      loaded[datasets_lib.dataset_name_for(str(path), loaded)] = datasets_lib.load_data_file(
-          str(path))
-  return loaded
+  return {name: (datasets_lib.load_data_file(str(ds)) if isinstance(ds, (str, os.PathLike))
+                 else ds) for name, ds in _by_name(datasets).items()}
 
 
 def make_app(models: ModelArg, datasets: DatasetArg = None, corpora: CorpusArg = None, *,
