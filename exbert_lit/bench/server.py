@@ -166,7 +166,7 @@ def run_server_bench(models: Sequence[str] = DEFAULT_MODELS, num_tokens: int = 6
                     f"round trip over HTTP {r['request_miss_round_trip_s'] * 1e3:.0f} ms"),
         metric(f"{name} attention request / forward", ratio, "x", goal="<= 1.5"),
         metric(f"{name} attention request, cached: server time", r["request_hit_s"] * 1e3, "ms",
-               note="JSON encoding of the response, mostly"),
+               note="no model run: request handling and JSON encoding"),
         metric(f"{name} full LIT predict request (with gradients)",
                r["full_predict_request_s"] * 1e3, "ms",
                note=f"{r['full_predict_request_s'] / r['forward_s']:.2f}x forward: "
