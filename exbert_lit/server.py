@@ -113,7 +113,14 @@ def load_models(models: ModelArg) -> dict[str, lit_model.Model]:
   if isinstance(models, (str, os.PathLike)):
     models = [str(models)]
   if not isinstance(models, Mapping):
-    models = {model_short_name(str(m)): str(m) for m in models}
+    named: dict[str, str] = {}
+    for m in models:
+      name = model_short_name(str(m))
+      if name in named:
+        raise ValueError(f"models {named[name]!r} and {str(m)!r} would both be named {name!r}: "
+                         "pass a mapping {name: path} to name them")
+      named[name] = str(m)
+    models = named
   if not models:
     raise ValueError("no models: give at least one model name or path")
   loaded = {}

@@ -143,3 +143,9 @@ def test_preds_json_of_no_preds():
 ])
 def test_plain_text_examples(example, plain):
   assert app_lib.is_plain_text_example(example) is plain
+
+
+def test_model_paths_with_the_same_short_name_are_refused_not_overwritten():
+  from exbert_lit import server  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="both be named 'bert'"):
+    server.load_models(["a/bert", "b/bert"])
