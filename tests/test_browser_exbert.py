@@ -45,16 +45,10 @@ expect = sync_api.expect
 @pytest.fixture(scope="module")
 def corpora(tiny_bert_dir, tiny_gpt2_dir, tmp_path_factory):
   """A corpus store per tiny model, from the test sentences (HTML one included)."""
-  from exbert_lit.corpus import build
-  from exbert_lit.models import load_model
-  root = tmp_path_factory.mktemp("browser_corpora")
-  text = root / "corpus.txt"
-  text.write_text("\n\n".join(SENTENCES * 2), encoding="utf-8")
-  stores = {}
-  for name, path in (("bert", tiny_bert_dir), ("gpt2", tiny_gpt2_dir)):
-    stores[f"{name}_corpus"] = str(root / f"{name}_store")
-    build.build(load_model(str(path)), str(text), stores[f"{name}_corpus"], progress=False)
-  return stores
+  stores = tiny_models.build_corpus_stores(
+      tmp_path_factory.mktemp("browser_corpora"), SENTENCES,
+      {"bert": tiny_bert_dir, "gpt2": tiny_gpt2_dir})
+  return {name: str(path) for name, path in stores.items()}
 
 
 @pytest.fixture(scope="module")

@@ -100,16 +100,8 @@ def interpreter_config(name: str, info: dict, model: str, dataset: str) -> dict:
 @pytest.fixture(scope="module")
 def corpora(tiny_bert_dir, tiny_gpt2_dir, tmp_path_factory):
   """Corpus indexes of a few sentences, one per tiny model."""
-  from exbert_lit.corpus import build
-  from exbert_lit.models import load_model
-  root = tmp_path_factory.mktemp("corpora")
-  text = root / "corpus.txt"
-  text.write_text("\n\n".join(SENTENCES * 2), encoding="utf-8")
-  stores = {}
-  for name, path in (("bert", tiny_bert_dir), ("gpt2", tiny_gpt2_dir)):
-    stores[f"{name}_corpus"] = root / f"{name}_store"
-    build.build(load_model(str(path)), str(text), stores[f"{name}_corpus"], progress=False)
-  return stores
+  return tiny_models.build_corpus_stores(
+      tmp_path_factory.mktemp("corpora"), SENTENCES, {"bert": tiny_bert_dir, "gpt2": tiny_gpt2_dir})
 
 
 @pytest.fixture(scope="module")

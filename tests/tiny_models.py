@@ -165,3 +165,19 @@ BUILDERS: dict[str, Callable[[pathlib.Path], pathlib.Path]] = {
 }
 MASKED = ("bert", "roberta", "distilbert")
 CAUSAL = ("gpt2", "llama")
+
+
+def build_corpus_stores(root: pathlib.Path, sentences, model_dirs) -> dict[str, pathlib.Path]:
+  """A corpus store per tiny model over `sentences` (each twice), keyed '<name>_corpus'.
+
+  model_dirs: name -> tiny model directory. Shared by the HTTP and browser tests' fixtures.
+  """
+  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
+  text = root / "corpus.txt"
+  text.write_text("\n\n".join(list(sentences) * 2), encoding="utf-8")
+  stores = {}
+  for name, path in model_dirs.items():
+    stores[f"{name}_corpus"] = root / f"{name}_store"
+    build.build(load_model(str(path)), str(text), stores[f"{name}_corpus"], progress=False)
+  return stores
