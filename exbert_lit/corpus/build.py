@@ -23,7 +23,7 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -430,9 +430,29 @@ def _finish(out: pathlib.Path, work: pathlib.Path, model, sentences, config: Bui
   return manifest
 
 
+# An engine runs the shards a build still needs: engine(work, model, sentences, pending,
+# templates, config) with pending = [(shard, first sentence, end sentence)], yielding
+# (shard, tokens) as each shard directory appears, in any order. Every engine writes shards
+# with `_shard_stage`; `_finish` reads them by number, so the store does not depend on the
+# engine. The local one is below; exbert_lit/corpus/ray_engine.py runs them on Ray.
+ShardEngine = Callable[..., Iterator[tuple[int, int]]]
+
+
+def shard_dir(work: pathlib.Path, shard: int) -> pathlib.Path:
+  return work / "shards" / f"{shard:05d}"
+
+
+def run_shards_locally(work: pathlib.Path, model, sentences, pending, templates,
+                       config: BuildConfig) -> Iterator[tuple[int, int]]:
+  """The default engine: the pending shards one after another with the driver's model."""
+  for i, a, b in pending:
+    yield i, _shard_stage(shard_dir(work, i), model, sentences[a:b], a, templates, config)
+
+
 def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = BuildConfig(),
           *, progress: bool = True,
-          after_shard: Optional[Callable[[int], None]] = None) -> dict:
+          after_shard: Optional[Callable[[int], None]] = None,
+          engine: Optional[ShardEngine] = None) -> dict:
   """Builds (or resumes building) the store for `corpus` with `model` in `out_dir`.
 
   Args:
@@ -440,6 +460,7 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
     corpus: "brown" or a UTF-8 text file path.
     after_shard: called with the shard number after each shard is written (tests inject
       failures here).
+    engine: runs the pending shards (see ShardEngine); default: locally, in order.
   Returns the manifest.
   """
   out = pathlib.Path(out_dir)
@@ -469,24 +490,26 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
   templates = _train_stage(work, model, sentences, config, info)
   ranges = shard_ranges(len(sentences), config.shard_size)
   (work / "shards").mkdir(exist_ok=True)
-  done = [i for i in range(len(ranges)) if (work / "shards" / f"{i:05d}").is_dir()]
-  bar = _progress_bar(len(sentences), sum(b - a for i, (a, b) in enumerate(ranges) if i in done),
-                      progress)
+  pending = [(i, a, b) for i, (a, b) in enumerate(ranges) if not shard_dir(work, i).is_dir()]
+  sizes = {i: b - a for i, a, b in pending}
+  bar = _progress_bar(len(sentences), len(sentences) - sum(sizes.values()), progress)
   tokens, started = 0, time.perf_counter()
   try:
-    for i, (a, b) in enumerate(ranges):
-      if i in done:
-        continue
-      tokens += _shard_stage(work / "shards" / f"{i:05d}", model, sentences[a:b], a, templates,
-                             config)
+    for i, shard_tokens in (engine or run_shards_locally)(work, model, sentences, pending,
+                                                           templates, config):
+      tokens += shard_tokens
       if bar is not None:
-        bar.update(b - a)
+        bar.update(sizes[i])
         bar.set_postfix_str(f"{tokens / (time.perf_counter() - started):.0f} tok/s")
       if after_shard is not None:
         after_shard(i)
   finally:
     if bar is not None:
       bar.close()
+  if pending:
+    seconds = time.perf_counter() - started
+    log.info("indexed %d shards, %d tokens in %.1f s (%.0f tokens/s)", len(pending), tokens,
+             seconds, tokens / max(seconds, 1e-9))
   return _finish(out, work, model, sentences, config, info, len(ranges), corpus,
                  list(templates))
 
