@@ -33,13 +33,15 @@ def test_synthetic_vectors_have_unit_head_slices():
 def test_search_latency_and_bytes_at_tiny_size():
   metrics, details = bench_corpus.search_latency([3000], 5, [1, 5, 9], extra=(("SQ4", ""),))
   assert details["3k"]["factories"][0]["default"] is True
-  assert [f["factory"] for f in details["3k"]["factories"]] == ["SQ8", "SQ4"]
-  sq8 = details["3k"]["factories"][0]
-  assert sq8["recall@50"] >= 0.9 and 768 <= sq8["bytes_per_vector"] < 800
+  assert [f["factory"] for f in details["3k"]["factories"]] == ["PQ384x4fs,Refine(SQ8)", "SQ4"]
+  default = details["3k"]["factories"][0]
+  # 192 B of fast-scan candidate codes (4 bits x 384) + 768 B of SQ8 re-ranking codes.
+  assert default["recall@50"] >= 0.9 and 960 <= default["bytes_per_vector"] < 1100
   names = [m["name"] for m in metrics]
   assert "exact (Flat) search p50/p95, 3k vectors" in names
   bytes_metrics = bench_corpus.bytes_per_token(details, None)
   flat = bytes_metrics[0]
   assert flat["value"] == 25 * 3072 + 12 * (12 * 3 * 4 + 2)
   assert [m["name"] for m in bytes_metrics][1:] == [
-      "bytes per token, SQ8 store, bert-base dims", "bytes per token, SQ4 store, bert-base dims"]
+      "bytes per token, PQ384x4fs,Refine(SQ8) store, bert-base dims",
+      "bytes per token, SQ4 store, bert-base dims"]

@@ -159,7 +159,7 @@ def test_compressed_index_recall_against_exact():
   exact = faiss.IndexFlatIP(x.shape[1])
   exact.add(x)
   _, truth = exact.search(queries, 50)
-  factory, params = build.default_factory(5_000_000, x.shape[1])
+  factory, params = build.default_factory(5_000_000, [x.shape[1]])
   assert factory != "Flat"
   index = faiss.index_factory(x.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
   index.train(x[:10_000])

@@ -204,7 +204,7 @@ def search_latency(sizes: list[int], n_queries: int, heads: list[int],
   metrics, details = [], {}
   chunk = 50_000
   for n in sizes:
-    default = build.default_factory(max(n, build.EXACT_MAX_VECTORS + 1), dim)
+    default = build.default_factory(max(n, build.EXACT_MAX_VECTORS + 1), [dim])
     candidates = [default] + list(extra)
     exact = faiss.IndexFlatIP(dim)
     indexes = []

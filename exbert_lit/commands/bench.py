@@ -16,7 +16,7 @@ def register(subparsers) -> None:
       "JSON. Slow on purpose (minutes); not part of the tests.")
   names = sorted(bench.sections())
   p.add_argument("--section", action="append", choices=names, default=None,
-                 help=f"run only this section (repeatable; default all: {', '.join(names)})")
+                 help="run only this section (repeatable; default: all but scale, which --scale runs)")
   p.add_argument("--json-out", default=None, metavar="FILE", help="also write the JSON here")
   for module in bench.sections().values():
     if hasattr(module, "add_arguments"):
@@ -27,7 +27,11 @@ def register(subparsers) -> None:
 def run(args) -> int:
   from exbert_lit import bench  # pylint: disable=g-import-not-at-top
   sections = bench.sections()
-  chosen = args.section or sorted(sections)
+  if getattr(args, "scale", False):
+    chosen = ["scale"]
+  else:  # sections marked DEFAULT = False (hours, tens of GB) run only when named
+    chosen = args.section or [n for n in sorted(sections)
+                              if getattr(sections[n], "DEFAULT", True)]
   results = []
   for name in chosen:
     started = time.perf_counter()

@@ -23,11 +23,12 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from exbert_lit.corpus import annotate as annotate_lib
+from exbert_lit.corpus import faiss_tools
 from exbert_lit.corpus import sources
 from exbert_lit.corpus import store
 
@@ -39,6 +40,9 @@ EXACT_MAX_VECTORS = 200_000
 # k-means) need ~40 per list; scalar quantisers only per-dimension ranges.
 TRAIN_VECTORS = 65_536
 TRAIN_VECTORS_NO_PARTITION = 16_384
+# Candidates re-ranked per result by the default compressed index: k x this many. 12 kept
+# recall@50 >= 0.95 for single heads, head sets and all heads at 1M vectors (bench --scale).
+REFINE_K_FACTOR = 12
 
 
 def train_size(factory: str) -> int:
@@ -64,20 +68,28 @@ class BuildConfig:
 # ---------------------------------------------------------------------------------------------
 # Pure helpers.
 
-def default_factory(num_vectors: int, dim: int) -> tuple[str, str]:
-  """(faiss factory, search params) for an index of `num_vectors` vectors of size `dim`.
+def default_factory(num_vectors: int, dims: Iterable[int]) -> tuple[str, str]:
+  """(faiss factory, search params) for indexes of `num_vectors` vectors of sizes `dims`.
 
-  Exact (Flat, 4 bytes per dimension) while it is small; beyond that 8-bit scalar
-  quantisation (SQ8, 1 byte per dimension), still scanned in full. Why no partitioning
-  (IVF/HNSW) by default: a head-subset query zeroes most of the vector, and its neighbours over
-  the chosen heads are scattered over partitions made from whole vectors; on synthetic
-  head-normalised data IVF lost a third of recall@50 even probing a quarter of the lists.
-  `exbert-lit bench` reports recall, latency and bytes per token; `--index-type` (e.g.
-  `IVF4096,SQ8` with `--search-params nprobe=64`, fast for all-head queries) overrides it.
+  Exact (Flat, 4 bytes per dimension) while small. Beyond that, one scan of 4-bit fast-scan
+  product-quantiser codes (PQ{D/2}x4fs: half a byte per dimension) picks 12k candidates, and
+  8-bit scalar-quantised codes (SQ8) re-rank them (faiss's IndexRefine, `k_factor_rf`).
+
+  Why this and not a partitioned index (IVF/HNSW): a head-subset query zeroes most of the
+  vector, and its neighbours over the chosen heads are scattered over partitions made from
+  whole vectors (IVF lost most of recall@50 on head subsets in `exbert-lit bench --scale`).
+  Every sub-quantiser here covers 2 dimensions, so none straddles two heads (head sizes are
+  even): a zeroed head adds exactly 0 to every candidate's score, and the candidate scan ranks
+  by the chosen heads only. Needs one vector size for both kinds (true of the supported
+  architectures, where hidden size = heads x head size); otherwise SQ8 alone.
+  `exbert-lit bench --scale` reports recall@50, latency and bytes per token;
+  `--index-type` overrides the choice.
   """
-  del dim  # the same choice for every size of vector
   if num_vectors <= EXACT_MAX_VECTORS:
     return "Flat", ""
+  sizes = set(dims)
+  if len(sizes) == 1 and next(iter(sizes)) % 2 == 0:
+    return f"PQ{next(iter(sizes)) // 2}x4fs,Refine(SQ8)", f"k_factor_rf={REFINE_K_FACTOR}"
   return "SQ8", ""
 
 
@@ -239,7 +251,7 @@ def _index_stage(work: pathlib.Path, model, sentences, config: BuildConfig) -> d
   else:
     # ~1.3 word-pieces per spaCy word plus two specials per sentence.
     estimate = int(1.3 * annotate_lib.word_count(sentences)) + 2 * len(sentences)
-    factory, params = default_factory(estimate, max(dims.values()))
+    factory, params = default_factory(estimate, dims.values())
     if config.search_params is not None:
       params = config.search_params
   info = {"factory": factory, "search_params": params, "dims": dims}
@@ -344,15 +356,7 @@ def _merge_indexes(paths: list[pathlib.Path]):
   faiss = _faiss()
   merged = faiss.read_index(str(paths[0]))
   for path in paths[1:]:
-    other = faiss.read_index(str(path))
-    if faiss.try_extract_index_ivf(merged) is not None:
-      merged.merge_from(other, merged.ntotal)
-    else:
-      try:
-        merged.merge_from(other, 0)
-      except RuntimeError:  # e.g. HNSW: re-add the (decoded) vectors
-        if other.ntotal:
-          merged.add(other.reconstruct_n(0, other.ntotal))
+    faiss_tools.merge_into(merged, faiss.read_index(str(path)))
   return merged
 
 

@@ -35,6 +35,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from exbert_lit.corpus import build as build_lib
+from exbert_lit.corpus import faiss_tools
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import store
 
@@ -193,9 +194,12 @@ class CorpusIndex:
     if not path.is_file():
       raise store.StoreError(f"{self.directory} is incomplete: {path.name} is missing")
     try:
-      index = faiss.read_index(str(path))
+      # Flat and scalar-quantised codes are memory-mapped, not read: a store larger than RAM
+      # still opens, and processes serving one store share the page cache.
+      index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as e:
       raise store.StoreError(f"{path} is corrupt: {str(e).strip().splitlines()[-1]}") from e
+    index = faiss_tools.parallel_candidates(index, faiss.omp_get_max_threads())
     params = self.manifest["index"].get("search_params")
     if params:
       faiss.ParameterSpace().set_index_parameters(index, params)

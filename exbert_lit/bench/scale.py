@@ -1,0 +1,242 @@
+"""Search at scale (section `scale`, run with `exbert-lit bench --scale`; not in the default run).
+
+For each size (default 1M and 10M vectors of one layer, bert-base dimensions: 12 heads x 64) it
+streams synthetic head-normalised context vectors in chunks into every compared faiss index,
+while keeping the exact top-50 of every query by brute force over the same chunks (so 10M
+vectors never have to be held as floats: 30 GB). Then, per index and per query kind (one head,
+three heads, six heads, all heads; an E(l) query is a whole-vector query like "all heads"):
+p50/p95 latency of single queries at k=50 and recall@50 against the exact top-50; and per
+index its build time (training + adding) and bytes per vector (its file on disk / vectors).
+Bytes per token for a whole bert-base store = 25 indexes (E(0..12), C(1..12)) x bytes per
+vector + the attention summaries + the token table (both from the store's dtypes).
+
+Why synthetic: no registry here ships bert-base, and 10M real vectors would take this machine
+hours to extract. The vectors cluster per head (see `synthetic_context_vectors`); real heads
+are also correlated with each other, which helps partitioned (IVF) indexes more than this
+data does. Numbers from this data are a stand-in for, not a measurement of, a real model.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pathlib
+import tempfile
+import time
+from typing import Optional
+
+import numpy as np
+
+from exbert_lit import bench
+from exbert_lit.bench.corpus import BERT_BASE
+from exbert_lit.bench.corpus import percentiles_ms
+from exbert_lit.bench.corpus import recall_at_k
+from exbert_lit.bench.corpus import synthetic_context_vectors
+
+SECTION = "scale"
+DEFAULT = False  # minutes and ~15 GB of RAM at 10M: only with --scale or --section scale
+
+K = 50
+
+
+def query_kinds(num_heads: int) -> dict[str, Optional[list[int]]]:
+  """The head sets queried: one head, three spread heads, the first half, all (None).
+  For 12 heads: [3], [1, 5, 9], [1..6], all."""
+  spread = sorted({1 + i * num_heads // 3 for i in range(3)})
+  return {"1 head": [min(3, num_heads)], f"{len(spread)} heads": spread,
+          f"{num_heads // 2} heads": list(range(1, num_heads // 2 + 1)), "all heads": None}
+CHUNK = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+  factory: str
+  params: str = ""
+  max_vectors: int = 10**12   # skipped above this size (memory)
+  note: str = ""
+
+  @property
+  def name(self) -> str:
+    return self.factory + (f" ({self.params})" if self.params else "")
+
+
+def candidates() -> list[Candidate]:
+  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  dim = BERT_BASE["num_heads"] * BERT_BASE["head_dim"]
+  factory, params = build.default_factory(build.EXACT_MAX_VECTORS + 1, [dim])
+  return [
+      Candidate(factory, params, note="the build's default above "
+                f"{build.EXACT_MAX_VECTORS:,} vectors"),
+      Candidate("SQ8", max_vectors=2_000_000, note="the previous default"),
+      Candidate(f"PQ{dim // 2}x4fs", max_vectors=2_000_000,
+                note="the default's candidate codes alone: the <= 8 KB/token option"),
+      Candidate(f"IVF4096,PQ{dim // 2}x4fs,Refine(SQ8)", f"nprobe=64,k_factor_rf=12",
+                max_vectors=2_000_000, note="partitioned by whole vectors"),
+  ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers (tested in tests/test_bench_scale.py).
+
+def merge_top_k(scores: np.ndarray, ids: np.ndarray, new_scores: np.ndarray, first_id: int,
+                k: int) -> tuple[np.ndarray, np.ndarray]:
+  """The running exact top-k after one more chunk.
+
+  Args:
+    scores, ids: [Q, k'] the top so far (k' <= k; ids -1 = none yet, score -inf).
+    new_scores: [Q, n] the chunk's scores; its ids are first_id .. first_id + n - 1.
+  Returns [Q, min(k, k' + n)] scores (descending) and ids; equal scores are ordered by id
+  (which of several equal scores at the k-th place survives is unspecified).
+  """
+  n = new_scores.shape[1]
+  new_ids = np.broadcast_to(np.arange(first_id, first_id + n), new_scores.shape)
+  if n > k:  # only the chunk's own top k can enter the running top k
+    part = np.argpartition(-new_scores, k - 1, axis=1)[:, :k]
+    new_scores = np.take_along_axis(new_scores, part, 1)
+    new_ids = np.take_along_axis(new_ids, part, 1)
+  all_scores = np.concatenate([scores, new_scores], axis=1)
+  all_ids = np.concatenate([ids, new_ids], axis=1)
+  keep = min(k, all_scores.shape[1])
+  order = np.lexsort((all_ids, -all_scores), axis=-1)[:, :keep]
+  return np.take_along_axis(all_scores, order, 1), np.take_along_axis(all_ids, order, 1)
+
+
+def store_bytes_per_token(bytes_per_vector: float, *, num_layers: int, num_heads: int,
+                          attention_top_k: int = 3) -> dict[str, float]:
+  """Bytes per token of a whole store with one index per kind and layer.
+
+  Attention summaries (store.py): top positions int16 and weights float16 per layer, head and
+  k, the all-head argmax int16 per layer. Token table: 12 int32/bool columns (sentence id,
+  position, start, end, head, piece/pos/tag/dep/ent/lemma codes) + the special flag (1 byte)
+  + sentence_start (8 bytes per sentence, counted per token as <= 8).
+  """
+  indexes = (num_layers + 1) + num_layers
+  attention = num_layers * (num_heads * attention_top_k * (2 + 2) + 2)
+  table = 12 * 4 + 1 + 8
+  vectors = indexes * bytes_per_vector
+  return {"vectors": vectors, "attention": attention, "table": table,
+          "total": vectors + attention + table}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  g = parser.add_argument_group("scale section (exbert-lit bench --scale)")
+  g.add_argument("--scale", action="store_true",
+                 help="run only the scale section: search at 1M and 10M vectors (slow)")
+  g.add_argument("--scale-sizes", default="1000000,10000000",
+                 help="vectors per index (default 1000000,10000000)")
+  g.add_argument("--scale-queries", type=int, default=50, help="queries per kind (default 50)")
+  g.add_argument("--scale-factories", default="",
+                 help="faiss factories to compare instead of the built-in list, ';'-separated, "
+                 "each optionally FACTORY|PARAMS")
+  g.add_argument("--scale-dir", default=None,
+                 help="where index files are written to measure their size (default: a temp dir)")
+
+
+def _queries(n: int, num_heads: int, head_dim: int) -> dict[str, np.ndarray]:
+  from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
+  base = synthetic_context_vectors(n, num_heads, head_dim, seed=10**6)
+  return {kind: np.stack([search.mask_heads(q, heads, num_heads) for q in base])
+          for kind, heads in query_kinds(num_heads).items()}
+
+
+def measure_size(n: int, chosen: list[Candidate], n_queries: int, workdir: pathlib.Path,
+                 *, num_heads: int, head_dim: int, chunk: int = CHUNK) -> list[dict]:
+  """Builds every candidate index over `n` synthetic vectors and measures it (see module)."""
+  import faiss  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
+  dim = num_heads * head_dim
+  queries = _queries(n_queries, num_heads, head_dim)
+  all_queries = np.concatenate(list(queries.values()))               # [kinds * Q, D]
+  truth_scores = np.full((len(all_queries), 0), -np.inf, dtype=np.float32)
+  truth_ids = np.full((len(all_queries), 0), -1, dtype=np.int64)
+  built = []
+  for c in chosen:
+    index = faiss.index_factory(dim, c.factory, faiss.METRIC_INNER_PRODUCT)
+    t0 = time.perf_counter()
+    index.train(synthetic_context_vectors(min(n, build.train_size(c.factory)), num_heads,
+                                          head_dim, seed=0))
+    built.append({"candidate": c, "index": index, "seconds": time.perf_counter() - t0})
+  for start in range(0, n, chunk):
+    x = synthetic_context_vectors(min(chunk, n - start), num_heads, head_dim,
+                                  seed=1 + start // chunk)
+    truth_scores, truth_ids = merge_top_k(truth_scores, truth_ids, all_queries @ x.T, start, K)
+    for b in built:
+      t0 = time.perf_counter()
+      b["index"].add(x)
+      b["seconds"] += time.perf_counter() - t0
+  truth = dict(zip(queries, np.split(truth_ids, len(queries))))
+  results = []
+  for b in built:
+    c, index = b["candidate"], b["index"]
+    path = workdir / f"bench-{n}.faiss"
+    faiss.write_index(index, str(path))
+    size = path.stat().st_size
+    path.unlink()
+    index = faiss_tools.parallel_candidates(index, faiss.omp_get_max_threads())  # as search does
+    if c.params:
+      faiss.ParameterSpace().set_index_parameters(index, c.params)
+    kinds = {}
+    for kind, q in queries.items():
+      seconds, ids = [], []
+      index.search(q[:1], K)  # warm-up: first-touch of pages, not timed
+      for row in q:
+        t0 = time.perf_counter()
+        _, i = index.search(row[None, :], K)
+        seconds.append(time.perf_counter() - t0)
+        ids.append(i[0])
+      p50, p95 = percentiles_ms(seconds)
+      kinds[kind] = {"p50_ms": p50, "p95_ms": p95,
+                     "recall@50": recall_at_k(np.stack(ids), truth[kind])}
+    per_token = store_bytes_per_token(size / n, num_layers=BERT_BASE["num_layers"],
+                                      num_heads=num_heads)
+    results.append({"factory": c.factory, "params": c.params, "note": c.note, "vectors": n,
+                    "build_seconds": b["seconds"], "bytes_per_vector": size / n,
+                    "bytes_per_token": per_token, "queries": kinds})
+    b["index"] = None
+    del index
+  return results
+
+
+def _label(n: int) -> str:
+  return f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
+
+
+def metrics_of(results: list[dict]) -> list[dict]:
+  out = []
+  for r in results:
+    label, name = _label(r["vectors"]), r["factory"] + (f" ({r['params']})" if r["params"] else "")
+    out.append(bench.metric(f"{name}, {label}: build", r["build_seconds"], "s", None,
+                            f"train + add, {r['note']}"))
+    for kind, q in r["queries"].items():
+      out.append(bench.metric(
+          f"{name}, {label}: {kind} p50/p95", f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f}", "ms",
+          "p50 <= 10 ms at 1M", f"recall@50 {q['recall@50']:.3f} (goal >= 0.95)"))
+    t = r["bytes_per_token"]
+    out.append(bench.metric(
+        f"{name}, {label}: bytes per token, all layers", t["total"], "bytes",
+        "<= 8 KB at bert-base dims",
+        f"25 x {r['bytes_per_vector']:.0f} B vectors + {t['attention']} B attention + "
+        f"{t['table']} B table"))
+  return out
+
+
+def run(args) -> dict:
+  import faiss  # pylint: disable=g-import-not-at-top
+  faiss.omp_set_num_threads(os.cpu_count() or 1)
+  sizes = [int(s) for s in args.scale_sizes.split(",") if s.strip()]
+  if args.scale_factories:
+    chosen = [Candidate(*[p.strip() for p in f.split("|", 1)])
+              for f in args.scale_factories.split(";") if f.strip()]
+  else:
+    chosen = candidates()
+  results = []
+  with tempfile.TemporaryDirectory(prefix="exbert-scale-", dir=args.scale_dir) as tmp:
+    for n in sizes:
+      todo = [c for c in chosen if n <= c.max_vectors]
+      results += measure_size(n, todo, args.scale_queries, pathlib.Path(tmp),
+                              num_heads=BERT_BASE["num_heads"], head_dim=BERT_BASE["head_dim"])
+  return {"section": SECTION, "metrics": metrics_of(results), "details": results,
+          "threads": faiss.omp_get_max_threads()}

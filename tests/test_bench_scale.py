@@ -1,0 +1,77 @@
+"""`exbert-lit bench --scale`: its pure helpers, and the whole measurement at a tiny size (no
+timing is asserted; the real run is the command)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exbert_lit import bench
+from exbert_lit.bench import scale
+
+NEG = -np.inf
+
+
+@pytest.mark.parametrize("scores,ids,new,first,k,want_scores,want_ids", [
+    # Empty running top: the chunk's best k.
+    ([[]], [[]], [[0.1, 0.9, 0.5]], 0, 2, [[0.9, 0.5]], [[1, 2]]),
+    # The chunk's ids continue from first_id; old entries stay when better.
+    ([[0.8, 0.2]], [[7, 3]], [[0.1, 0.9, 0.5]], 10, 3, [[0.9, 0.8, 0.5]], [[11, 7, 12]]),
+    # Fewer than k so far: keep everything.
+    ([[0.3]], [[0]], [[0.1]], 1, 5, [[0.3, 0.1]], [[0, 1]]),
+    # Equal scores are ordered by id.
+    ([[0.5]], [[4]], [[0.5, 0.5]], 0, 3, [[0.5, 0.5, 0.5]], [[0, 1, 4]]),
+    # Two queries at once.
+    ([[NEG], [NEG]], [[-1], [-1]], [[1.0, 2.0], [2.0, 1.0]], 0, 1, [[2.0], [2.0]], [[1], [0]]),
+])
+def test_merge_top_k(scores, ids, new, first, k, want_scores, want_ids):
+  got_scores, got_ids = scale.merge_top_k(
+      np.array(scores, dtype=np.float32).reshape(len(new), -1),
+      np.array(ids, dtype=np.int64).reshape(len(new), -1),
+      np.array(new, dtype=np.float32), first, k)
+  np.testing.assert_array_equal(got_ids, want_ids)
+  np.testing.assert_allclose(got_scores, want_scores)
+
+
+def test_merge_top_k_streamed_equals_brute_force():
+  rng = np.random.default_rng(0)
+  q, x = rng.standard_normal((4, 8)), rng.standard_normal((1000, 8))
+  scores, ids = np.zeros((4, 0)), np.zeros((4, 0), dtype=np.int64)
+  for a in range(0, 1000, 128):
+    scores, ids = scale.merge_top_k(scores, ids, q @ x[a:a + 128].T, a, 50)
+  np.testing.assert_array_equal(ids, np.argsort(-(q @ x.T), axis=1)[:, :50])
+
+
+@pytest.mark.parametrize("num_heads,want", [
+    (12, {"1 head": [3], "3 heads": [1, 5, 9], "6 heads": [1, 2, 3, 4, 5, 6], "all heads": None}),
+    (4, {"1 head": [3], "3 heads": [1, 2, 3], "2 heads": [1, 2], "all heads": None}),
+    (2, {"1 head": [2], "2 heads": [1, 2], "1 heads": [1], "all heads": None}),
+])
+def test_query_kinds(num_heads, want):
+  assert scale.query_kinds(num_heads) == want
+
+
+def test_store_bytes_per_token_bert_base():
+  got = scale.store_bytes_per_token(100.0, num_layers=12, num_heads=12)
+  assert got["vectors"] == 25 * 100
+  assert got["attention"] == 12 * (12 * 3 * 4 + 2)
+  assert got["total"] == got["vectors"] + got["attention"] + got["table"]
+
+
+def test_measure_size_tiny(tmp_path):
+  chosen = [scale.Candidate("PQ16x4fs,Refine(SQ8)", "k_factor_rf=12"), scale.Candidate("Flat")]
+  results = scale.measure_size(3000, chosen, 5, tmp_path, num_heads=4, head_dim=8, chunk=700)
+  assert [r["factory"] for r in results] == ["PQ16x4fs,Refine(SQ8)", "Flat"]
+  flat = results[1]
+  assert flat["bytes_per_vector"] == pytest.approx(32 * 4, rel=0.01)   # 4 x 8 floats
+  for kind, q in flat["queries"].items():   # exact search agrees with the streamed truth
+    assert q["recall@50"] == 1.0, kind
+  assert list(results[0]["queries"]) == ["1 head", "3 heads", "2 heads", "all heads"]
+  assert all(q["recall@50"] > 0.8 for q in results[0]["queries"].values())
+  assert list(tmp_path.iterdir()) == []   # index files measured, then removed
+  names = [m["name"] for m in scale.metrics_of(results)]
+  assert "Flat, 3k: all heads p50/p95" in names
+  assert bench.format_table([{"section": "scale", "metrics": scale.metrics_of(results)}])
+
+
+def test_scale_runs_only_when_asked():
+  assert scale.DEFAULT is False and "scale" in bench.sections()

@@ -1,0 +1,112 @@
+"""faiss helpers: merging shard indexes (codes unchanged) and the threaded candidate scan."""
+from __future__ import annotations
+
+import gc
+
+import faiss
+import numpy as np
+import pytest
+
+from exbert_lit.corpus import faiss_tools
+
+DIM = 16
+
+
+def vectors(n: int, seed: int) -> np.ndarray:
+  x = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+  return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def trained(factory: str) -> faiss.Index:
+  index = faiss.index_factory(DIM, factory, faiss.METRIC_INNER_PRODUCT)
+  index.train(vectors(4000, seed=0))
+  return index
+
+
+@pytest.mark.parametrize("factory", ["Flat", "SQ8", "PQ8x4fs", "PQ8x4fs,Refine(SQ8)",
+                                     "IVF8,Flat", "IVF8,SQ8"])
+def test_merged_shards_equal_one_index(factory):
+  x = vectors(3000, seed=1)
+  whole = trained(factory)
+  whole.add(x)
+  template = trained(factory)
+  parts = []
+  for a, b in [(0, 1000), (1000, 1001), (1001, 3000)]:
+    part = faiss.clone_index(template)
+    part.add(x[a:b])
+    parts.append(part)
+  merged = parts[0]
+  for part in parts[1:]:
+    faiss_tools.merge_into(merged, part)
+  assert merged.ntotal == whole.ntotal == 3000
+  queries = vectors(20, seed=9)
+  if "fs" in factory:  # fast-scan pads its last block of 32 with unset bytes: compare searches
+    if "Refine" in factory:
+      for index in (merged, whole):
+        faiss.ParameterSpace().set_index_parameters(index, "k_factor_rf=4")
+    for got, want in zip(merged.search(queries, 100), whole.search(queries, 100)):
+      np.testing.assert_array_equal(got, want)
+  else:
+    assert faiss.serialize_index(merged).tobytes() == faiss.serialize_index(whole).tobytes()
+
+
+def test_merge_without_merge_from_re_adds_vectors():
+  x = vectors(500, seed=2)
+  a, b = trained("HNSW8"), trained("HNSW8")
+  a.add(x[:200])
+  b.add(x[200:])
+  faiss_tools.merge_into(a, b)
+  assert a.ntotal == 500
+  np.testing.assert_allclose(a.reconstruct_n(0, 500), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("n,parts", [(1000, 2), (1000, 3), (33, 2), (64, 4), (5, 8)])
+def test_split_fast_scan_scores_equal_the_whole_scan(n, parts):
+  x = vectors(n, seed=3)
+  index = trained("PQ8x4fs")
+  index.add(x)
+  split = faiss_tools.split_fast_scan(faiss.downcast_index(index), parts)
+  assert split.ntotal == n
+  queries = vectors(20, seed=4)
+  k = min(n, 40)
+  d_whole, i_whole = index.search(queries, k)
+  d_split, i_split = split.search(queries, k)
+  np.testing.assert_allclose(d_split, d_whole, rtol=1e-5)
+  # Ids are global and each has the score the whole index gives it (order among ties free).
+  for row_d, row_i, q in zip(d_split, i_split, queries):
+    single = index.search(q[None], n)
+    score_of = dict(zip(single[1][0].tolist(), single[0][0].tolist()))
+    assert all(score_of[int(i)] == pytest.approx(float(s), rel=1e-5)
+               for i, s in zip(row_i, row_d))
+
+
+def test_parallel_candidates_keeps_results_and_survives_gc(monkeypatch):
+  monkeypatch.setattr(faiss_tools, "SPLIT_MIN_VECTORS", 1000)
+  x = vectors(5000, seed=5)
+  index = trained("PQ8x4fs,Refine(SQ8)")
+  index.add(x)
+  faiss.ParameterSpace().set_index_parameters(index, "k_factor_rf=12")
+  queries = vectors(30, seed=6)
+  d_whole, i_whole = index.search(queries, 50)
+  split = faiss_tools.parallel_candidates(faiss.clone_index(index), 2)
+  gc.collect()   # the clone's only reference is now inside `split`
+  assert isinstance(split, faiss.IndexRefine) and split.k_factor == 12
+  assert isinstance(faiss.downcast_index(split.base_index), faiss.IndexShards)
+  d_split, i_split = split.search(queries, 50)
+  overlap = np.mean([len(set(a) & set(b)) / 50 for a, b in zip(i_split, i_whole)])
+  assert overlap >= 0.98   # only ties at the candidate cut-off can differ
+  # Every returned score is the SQ8 re-ranking score of that id.
+  refine = faiss.downcast_index(faiss.downcast_index(index).refine_index)
+  decoded = refine.reconstruct_n(0, refine.ntotal)
+  np.testing.assert_allclose(d_split, np.take_along_axis(queries @ decoded.T, i_split, 1),
+                             rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("factory,threads,n", [("PQ8x4fs,Refine(SQ8)", 1, 5000),
+                                               ("PQ8x4fs,Refine(SQ8)", 2, 500),
+                                               ("SQ8", 2, 5000), ("Flat", 2, 5000)])
+def test_parallel_candidates_leaves_other_indexes_alone(monkeypatch, factory, threads, n):
+  monkeypatch.setattr(faiss_tools, "SPLIT_MIN_VECTORS", 1000)
+  index = trained(factory)
+  index.add(vectors(n, seed=7))
+  assert faiss_tools.parallel_candidates(index, threads) is index
