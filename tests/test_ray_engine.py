@@ -128,14 +128,15 @@ def test_killed_worker_has_its_shard_retried(local_ray, tmp_path, tiny_bert_dir,
   out = tmp_path / "store"
   build.build(load_model(str(tiny_bert_dir)), str(corpus_file), out, CONFIG, progress=False,
               engine=ray_engine.RayEngine(
-                  functools.partial(_dying_loader, str(tiny_bert_dir), str(marker)), workers=2))
+                  functools.partial(_dying_loader, str(tiny_bert_dir), str(marker)), workers=1))
   assert marker.is_file()                          # a worker did die mid-shard
   assert int(marker.read_text()) != os.getpid()    # (a worker, not this process)
   assert store_files(out) == store_files(local_store)   # nothing lost, nothing twice
 
 
 # The first run of the driver-kill test: the CLI's build, with a model whose every call takes
-# 0.4 s so that the test can kill the driver between the first shard and the last.
+# 0.4 s so that the test can kill the driver between the first shard and the last. One worker:
+# the other tests run two; starting one is quicker.
 SLOW_DRIVER = """
 import functools, sys, time
 from exbert_lit.corpus import build, ray_engine
@@ -156,7 +157,7 @@ def slow_loader(path):
 model_dir, corpus, out = sys.argv[1:]
 build.build(load_model(model_dir, batch_size=2, compute_gradients=False), corpus, out,
             build.BuildConfig(batch_size=2, shard_size=1), progress=False,
-            engine=ray_engine.RayEngine(functools.partial(slow_loader, model_dir), workers=2))
+            engine=ray_engine.RayEngine(functools.partial(slow_loader, model_dir), workers=1))
 """
 
 
@@ -223,7 +224,7 @@ def test_killed_driver_resumes_with_the_cli(tmp_path, tiny_bert_dir, corpus_file
     rerun = subprocess.run(
         [sys.executable, "-m", "exbert_lit", "index", "--model", str(tiny_bert_dir),
          "--corpus", str(corpus_file), "--out", str(out), "--batch-size", "2",
-         "--shard-size", "1", "--engine", "ray", "--workers", "2", "--no-progress"],
+         "--shard-size", "1", "--engine", "ray", "--workers", "1", "--no-progress"],
         env=env, capture_output=True, text=True, timeout=180, start_new_session=True,
         check=False)
   finally:
