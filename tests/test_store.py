@@ -201,6 +201,14 @@ def test_trainable_index_type(tmp_path, corpus_file):
                                                  "context": "L2 per head"}}
   index = search.CorpusIndex.open(tmp_path / "s")
   assert index.faiss_index("embedding", 1).ntotal == manifest["counts"]["tokens"]
+  # Merged shards live in on-disk inverted lists beside each index, and the store can move.
+  assert (tmp_path / "s" / "index" / "embedding_01.ivfdata").is_file()
+  query = np.linspace(-1, 1, 8)
+  before = index.search(query, layer=1, k=5)
+  (tmp_path / "s").rename(tmp_path / "moved")
+  moved = search.CorpusIndex.open(tmp_path / "moved")
+  assert moved.search(query, layer=1, k=5)["matches"] == before["matches"]
+  assert len(before["matches"]) == 5
   with pytest.raises(ValueError, match="invalid faiss index type 'Bogus12'"):
     build.build(FakeModel(), str(corpus_file), tmp_path / "t",
                 build.BuildConfig(index_type="Bogus12"), progress=False)

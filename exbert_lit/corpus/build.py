@@ -351,10 +351,20 @@ def _shard_stage(shard_dir: pathlib.Path, model, sentences, first: int, template
   return sum(lengths)
 
 
-def _merge_indexes(paths: list[pathlib.Path]):
-  """One index holding the shards' vectors in order (ids 0..N-1)."""
+def _merge_indexes(paths: list[pathlib.Path], ivfdata: Optional[pathlib.Path] = None):
+  """One index holding the shards' vectors in order (ids 0..N-1).
+
+  An IVF index (at the top level) is merged into on-disk inverted lists in `ivfdata` (faiss
+  contrib's merge_ondisk): the lists of a store larger than RAM are then read from disk as
+  searches need them. The index file refers to them by name in its own directory.
+  """
   faiss = _faiss()
   merged = faiss.read_index(str(paths[0]))
+  if ivfdata is not None and isinstance(faiss.downcast_index(merged), faiss.IndexIVF):
+    from faiss.contrib import ondisk  # pylint: disable=g-import-not-at-top
+    merged.reset()   # trained and empty, as merge_ondisk wants it
+    ondisk.merge_ondisk(merged, [str(p) for p in paths], str(ivfdata), shift_ids=True)
+    return merged
   for path in paths[1:]:
     faiss_tools.merge_into(merged, faiss.read_index(str(path)))
   return merged
@@ -402,7 +412,8 @@ def _finish(out: pathlib.Path, work: pathlib.Path, model, sentences, config: Bui
       if source.is_file() or not target.is_file():  # (a resumed finish moved it already)
         os.replace(source, target)
       continue
-    merged = _merge_indexes([d / store.index_filename(*key) for d in shard_dirs])
+    merged = _merge_indexes([d / store.index_filename(*key) for d in shard_dirs],
+                            ivfdata=target.with_suffix(".ivfdata"))
     faiss.write_index(merged, str(target))
     del merged
   nlp = annotate_lib.load_pipeline(config.spacy_pipeline)

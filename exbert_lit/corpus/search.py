@@ -194,9 +194,13 @@ class CorpusIndex:
     if not path.is_file():
       raise store.StoreError(f"{self.directory} is incomplete: {path.name} is missing")
     try:
-      # Flat and scalar-quantised codes are memory-mapped, not read: a store larger than RAM
-      # still opens, and processes serving one store share the page cache.
-      index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+      # Flat and scalar-quantised codes are memory-mapped, not read, and IVF lists stay on
+      # disk (build.py): a store larger than RAM still opens, and processes serving one store
+      # share the page cache. On-disk lists are found beside the index, wherever it moved.
+      # (faiss takes one of the two flags per read: on-disk lists need a plain file reader.)
+      on_disk = path.with_suffix(".ivfdata").is_file()
+      index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR if on_disk
+                               else faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as e:
       raise store.StoreError(f"{path} is corrupt: {str(e).strip().splitlines()[-1]}") from e
     index = faiss_tools.parallel_candidates(index, faiss.omp_get_max_threads())
