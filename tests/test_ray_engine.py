@@ -22,6 +22,7 @@ from exbert_lit import cli
 from exbert_lit.corpus import build
 from exbert_lit.corpus import ray_engine
 from exbert_lit.corpus import search
+from exbert_lit.corpus import store
 from exbert_lit.models import load_model
 from test_store import CORPUS
 from test_store import store_files
@@ -291,3 +292,21 @@ def test_default_workers(cluster, workers):
 def test_engine_refuses_zero_workers():
   with pytest.raises(ValueError, match="workers must be at least 1"):
     ray_engine.RayEngine(lambda: None, workers=0)
+
+
+def test_worker_refuses_a_build_directory_it_cannot_see(tmp_path):
+  with pytest.raises(store.StoreError, match="not visible on this worker's node; with "
+                     "--address, --out must be on a filesystem every node mounts"):
+    ray_engine.ShardWorker(lambda: pytest.fail("loaded the model"), str(tmp_path / "_build"),
+                           [], CONFIG, 0)
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("The actor died\n  File x\nfoo.StoreError: out is not visible\n\n",
+     "foo.StoreError: out is not visible"),
+    ("one line", "one line"),
+    ("", "unknown error"),
+    ("x" * 400, "x" * 300),
+])
+def test_last_line(message, expected):
+  assert ray_engine.last_line(message) == expected

@@ -92,6 +92,12 @@ def deserialize_templates(rows) -> dict:
   return {(kind, int(layer)): faiss.deserialize_index(data) for kind, layer, data in rows}
 
 
+def last_line(message: str, limit: int = 300) -> str:
+  """The last non-blank line of a Ray error (the worker's own exception), shortened."""
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  return (lines[-1] if lines else "unknown error")[:limit]
+
+
 def shard_rows(sentences, pending) -> list[dict]:
   """One dataset row per pending shard (plain types, so Arrow stores them as they are)."""
   return [{"shard": i, "first": a,
@@ -164,6 +170,10 @@ class RayEngine:
       _init_ray(ray, self.address)
     try:
       yield from self._run(ray, work, sentences, pending, templates, config, started)
+    except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as e:
+      log.debug("the Ray job failed", exc_info=True)
+      raise UserError(f"the Ray job failed: {last_line(str(e))} (the finished shards are "
+                      f"kept: rerun the same command to resume)") from None
     finally:
       if own:
         ray.shutdown()
