@@ -71,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   g = parser.add_argument_group("corpus section")
   g.add_argument("--corpus-model", default="minilm",
                  help="model for the indexing throughput (short name or path; "
-                 "'bert-base-random' = random-init BERT-base with minilm's tokenizer)")
+                 "'bert-base-random' = random-init BERT-base with minilm's tokenizer, "
+                 "'llama-1b-random' = random-init 1.1B Llama with smollm2's)")
   g.add_argument("--corpus-sentences", type=int, default=500,
                  help="Brown sentences for the throughput run (default 500)")
   g.add_argument("--corpus-batch-size", type=int, default=16)
@@ -100,6 +101,27 @@ def _random_bert_base(directory: pathlib.Path) -> pathlib.Path:
   return directory
 
 
+def _random_llama_1b(directory: pathlib.Path) -> pathlib.Path:
+  """LlamaForCausalLM of 1.1B parameters (TinyLlama-1.1B's shape: 22 layers, 2048 wide, 32
+  query and 4 key/value heads), random weights, smollm2's tokenizer: the compute of a
+  1B-parameter causal model for the throughput figure."""
+  import transformers  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top
+  tokenizer = transformers.AutoTokenizer.from_pretrained(str(registry.smollm2_dir()))
+  config = transformers.LlamaConfig(vocab_size=len(tokenizer), hidden_size=2048,
+                                    intermediate_size=5632, num_hidden_layers=22,
+                                    num_attention_heads=32, num_key_value_heads=4,
+                                    max_position_embeddings=2048,
+                                    architectures=["LlamaForCausalLM"])
+  model = transformers.LlamaForCausalLM(config)
+  model.save_pretrained(directory)
+  tokenizer.save_pretrained(directory)
+  return directory
+
+
+RANDOM_MODELS = {"bert-base-random": _random_bert_base, "llama-1b-random": _random_llama_1b}
+
+
 def _raw_forward(model, texts: list[str], batch_size: int) -> tuple[float, int, float]:
   """Wall seconds, tokens and CPU seconds for plain HF forwards of `texts` (length-sorted
   batches, no hooks)."""
@@ -124,8 +146,8 @@ def throughput(model_name: str, n_sentences: int, batch_size: int, workdir: path
   from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
   source = model_name
-  if model_name == "bert-base-random":
-    source = str(_random_bert_base(workdir / "bert-base-random"))
+  if model_name in RANDOM_MODELS:
+    source = str(RANDOM_MODELS[model_name](workdir / model_name))
   model = load_model(source, batch_size=batch_size, compute_gradients=False)
   # Warm-up (first-call allocations), not timed.
   _raw_forward(model, ["A short warm-up sentence for the model."] * batch_size, batch_size)
