@@ -15,6 +15,8 @@ import sys
 import textwrap
 import time
 
+import faiss
+import numpy as np
 import pytest
 import ray
 
@@ -310,3 +312,17 @@ def test_worker_refuses_a_build_directory_it_cannot_see(tmp_path):
 ])
 def test_last_line(message, expected):
   assert ray_engine.last_line(message) == expected
+
+
+def test_templates_reach_the_workers_unchanged():
+  """A trained template (SQ8 learns per-dimension ranges) survives the trip to the workers."""
+  rng = np.random.default_rng(0)
+  trained = faiss.index_factory(8, "SQ8", faiss.METRIC_INNER_PRODUCT)
+  trained.train(rng.standard_normal((256, 8)).astype(np.float32))
+  templates = {("embedding", 0): trained,
+               ("context", 1): faiss.index_factory(8, "Flat", faiss.METRIC_INNER_PRODUCT)}
+  back = ray_engine.deserialize_templates(ray_engine.serialize_templates(templates))
+  assert list(back) == list(templates)
+  for key, index in templates.items():
+    assert back[key].is_trained
+    np.testing.assert_array_equal(faiss.serialize_index(back[key]), faiss.serialize_index(index))
