@@ -110,3 +110,53 @@ def test_parallel_candidates_leaves_other_indexes_alone(monkeypatch, factory, th
   index = trained(factory)
   index.add(vectors(n, seed=7))
   assert faiss_tools.parallel_candidates(index, threads) is index
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+@pytest.mark.parametrize("head", [0, 1, 3])
+def test_head_scan_ranks_like_the_whole_scan_with_other_heads_zeroed(head, parts, monkeypatch):
+  """Cutting one head's codes out of the packed candidate codes (unsplit or split) gives the
+  scores of the full scan with the other heads of the query zeroed."""
+  num_heads, head_dim = 4, 8
+  monkeypatch.setattr(faiss_tools, "SPLIT_MIN_VECTORS", 1)
+  x = np.random.default_rng(8).standard_normal((1000, num_heads * head_dim)).astype(np.float32)
+  loaded = faiss.index_factory(x.shape[1], "PQ16x4fs,Refine(SQ8)", faiss.METRIC_INNER_PRODUCT)
+  loaded.train(x)
+  loaded.add(x)
+  whole_scan = faiss.downcast_index(faiss.downcast_index(loaded).base_index)
+  queries = np.zeros((10, x.shape[1]), np.float32)
+  sl = slice(head * head_dim, (head + 1) * head_dim)
+  queries[:, sl] = np.random.default_rng(9).standard_normal((10, head_dim))
+  want_d, want_i = whole_scan.search(queries, 1000)
+  index = loaded if parts == 1 else faiss_tools.parallel_candidates(faiss.clone_index(loaded),
+                                                                      parts)
+  one = faiss_tools.head_scan(index, head, num_heads)
+  assert one.ntotal == 1000 and one.d == head_dim
+  got_d, got_i = one.search(np.ascontiguousarray(queries[:, sl]), 1000)
+  np.testing.assert_allclose(got_d, want_d, rtol=1e-5)
+  for a, b, d in zip(got_i, want_i, want_d):  # all ids, each with its score
+    assert dict(zip(a.tolist(), d.tolist())) == dict(zip(b.tolist(), d.tolist()))
+
+
+@pytest.mark.parametrize("factory,num_heads,head", [
+    ("Flat", 4, 0), ("SQ8", 4, 0), ("PQ16x4fs", 4, 0),      # no candidate codes to cut
+    ("PQ16x4fs,Refine(SQ8)", 16, 0),                         # 1 sub-quantiser a head: no pair
+    ("PQ16x4fs,Refine(SQ8)", 3, 0),                          # heads do not divide them
+    ("PQ16x4fs,Refine(SQ8)", 4, 4),                          # no such head
+])
+def test_head_scan_declines(factory, num_heads, head):
+  index = faiss.index_factory(32, factory, faiss.METRIC_INNER_PRODUCT)
+  x = np.random.default_rng(10).standard_normal((700, 32)).astype(np.float32)
+  index.train(x)
+  index.add(x)
+  assert faiss_tools.head_scan(index, head, num_heads) is None
+
+
+def test_rescore():
+  refine = faiss.IndexFlatIP(2)
+  refine.add(np.array([[1, 0], [0, 1], [1, 1], [2, 0]], np.float32))
+  scores, ids = faiss_tools.rescore(refine, np.array([3, 0, 2, -1, 0]), np.array([1, 0.5],
+                                                                               np.float32), 3)
+  np.testing.assert_array_equal(ids, [3, 2, 0])
+  np.testing.assert_allclose(scores, [2, 1.5, 1])
+  assert faiss_tools.rescore(refine, np.array([-1]), np.ones(2, np.float32), 3)[1].size == 0

@@ -214,3 +214,33 @@ def test_build_and_search_with_tiny_model(tmp_path, tiny_model_dirs, family):
   labels = top["labels"]
   assert labels[position]["pos"] == "NOUN" and labels[position]["lemma"] == "girl"
   assert sum(lab is None for lab in labels) == int(internals.special.sum())
+
+
+def test_single_head_search_scans_one_head_and_agrees_with_the_full_scan(
+    tmp_path, tiny_model_dirs, monkeypatch):
+  """A compressed store (the large-corpus default's type, forced on a small corpus): one-head
+  context queries go through that head's codes alone and return what the full candidate scan
+  with the other heads zeroed returns."""
+  from exbert_lit.corpus import faiss_tools
+  from exbert_lit.models import load_model
+  monkeypatch.setattr(faiss_tools, "SPLIT_MIN_VECTORS", 1)   # the threaded split as well
+  model = load_model(str(tiny_model_dirs["bert"]), compute_gradients=False)
+  corpus = tmp_path / "c.txt"
+  corpus.write_text(CORPUS, encoding="utf-8")
+  factory, params = build.default_factory(10**9, [model.hidden_size])
+  build.build(model, str(corpus), tmp_path / "s",
+              build.BuildConfig(shard_size=4, batch_size=3, index_type=factory,
+                                search_params=params), progress=False)
+  index = search.CorpusIndex.open(tmp_path / "s", model)
+  (internals,) = model.internals(["The girl ran to a local pub."])
+  for head in range(1, model.num_heads + 1):
+    assert index.head_scan_index(2, head) is not None
+    query = search.vector_of(internals, "context", 2, 2)
+    got = index.search(query, layer=2, kind="context", heads=[head], k=10)
+    full = index.faiss_index("context", 2)
+    scores, ids = full.search(search.mask_heads(query, [head], model.num_heads)[None], 10)
+    assert [(m["sentence_id"], m["position"]) for m in got["matches"]] == [
+        (int(index.table.columns["sentence_id"][i]),
+         int(i - index.table.sentence_start[index.table.columns["sentence_id"][i]]))
+        for i in ids[0]]
+    np.testing.assert_allclose([m["score"] for m in got["matches"]], scores[0], rtol=1e-4)

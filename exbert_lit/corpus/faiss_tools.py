@@ -97,3 +97,73 @@ def parallel_candidates(index: faiss.Index, threads: int) -> faiss.Index:
   split.k_factor = loaded.k_factor
   _keep(split, [index, loaded, shards, refine_codes])
   return split
+
+
+def fast_scan_parts(index: faiss.Index) -> list:
+  """The IndexPQFastScan parts of a candidate index, in id order: itself, or the parts of a
+  split (`split_fast_scan`); [] for any other index."""
+  index = faiss.downcast_index(index)
+  if isinstance(index, faiss.IndexPQFastScan):
+    return [index]
+  if isinstance(index, faiss.IndexShards):
+    parts = [faiss.downcast_index(index.at(i)) for i in range(index.count())]
+    if parts and all(isinstance(p, faiss.IndexPQFastScan) for p in parts):
+      return parts
+  return []
+
+
+def head_scan(index: faiss.Index, head: int, num_heads: int):
+  """A fast-scan index of one head's codes only, cut out of an IndexRefine's candidate codes.
+
+  Head-major access without storing codes twice on disk: the candidate product quantiser's
+  sub-quantisers never straddle heads (default_factory), so head h owns sub-quantisers
+  [h*m, (h+1)*m) with m = M / num_heads, and in faiss's packed layout (blocks of `bbs` vectors,
+  each a run of bbs-byte groups, one group per pair of sub-quantisers) its codes are the groups
+  [h*m/2, (h+1)*m/2) of every block. Scanning them ranks candidates exactly as scanning all
+  codes with the other heads of the query zeroed (same scores), at 1/num_heads of the bytes.
+
+  Args:
+    index: an IndexRefine whose candidate index is an IndexPQFastScan or a split of one.
+    head: 0-based.
+  Returns: IndexPQFastScan over [dh] slices with ids 0..N-1, or None when the index is of
+    another kind or its heads do not own whole pairs of sub-quantisers.
+  """
+  refine = faiss.downcast_index(index)
+  if not isinstance(refine, faiss.IndexRefine):
+    return None
+  parts = fast_scan_parts(refine.base_index)
+  if not parts:
+    return None
+  pq = parts[0].pq
+  per_head, rest = divmod(pq.M, num_heads)
+  if rest or per_head % 2 or not 0 <= head < num_heads:
+    return None
+  bbs = parts[0].bbs
+  centroids = faiss.vector_to_array(pq.centroids).reshape(pq.M, pq.ksub, pq.dsub)
+  out = faiss.IndexPQFastScan(per_head * pq.dsub, per_head, pq.nbits, parts[0].metric_type, bbs)
+  out.pq.centroids.resize(0)
+  faiss.copy_array_to_vector(
+      np.ascontiguousarray(centroids[head * per_head:(head + 1) * per_head]).ravel(),
+      out.pq.centroids)
+  out.is_trained = True
+  groups = slice(head * per_head // 2, (head + 1) * per_head // 2)
+  # A group holds 2 sub-quantisers x 4 bits for each of the block's bbs vectors: bbs bytes.
+  codes = np.concatenate([
+      faiss.AlignedTable_to_array(p.codes).reshape(p.ntotal2 // bbs, p.M2 // 2, bbs)[:, groups]
+      .reshape(-1) for p in parts])
+  faiss.copy_array_to_AlignedTable(codes, out.codes)
+  out.ntotal = sum(p.ntotal for p in parts)
+  out.ntotal2 = sum(p.ntotal2 for p in parts)
+  return out
+
+
+def rescore(refine_index: faiss.Index, ids: np.ndarray, query: np.ndarray, k: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+  """The top k of candidate `ids` by inner product of `query` with their decoded re-ranking
+  codes (what IndexRefine does after its candidate scan).   -> scores [k'], ids [k']"""
+  ids = np.unique(ids[ids >= 0])
+  if not len(ids):
+    return np.zeros(0, np.float32), np.zeros(0, np.int64)
+  scores = faiss.downcast_index(refine_index).reconstruct_batch(ids) @ query
+  order = np.lexsort((ids, -scores))[:k]
+  return scores[order], ids[order]

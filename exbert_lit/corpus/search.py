@@ -32,6 +32,7 @@ import pathlib
 import re
 from typing import Iterable, Optional, Sequence
 
+import faiss
 import numpy as np
 
 from exbert_lit.corpus import build as build_lib
@@ -209,6 +210,12 @@ class CorpusIndex:
       faiss.ParameterSpace().set_index_parameters(index, params)
     return index
 
+  @functools.lru_cache(maxsize=32)
+  def head_scan_index(self, layer: int, head: int):
+    """One head's candidate codes of C(layer) as their own fast-scan index (1-based head), or
+    None for index types without them (see faiss_tools.head_scan)."""
+    return faiss_tools.head_scan(self.faiss_index("context", layer), head - 1, self.num_heads)
+
   def query_vector(self, model, text: str, position: int, layer: int, kind: str) -> np.ndarray:
     """The model's E(layer) or C(layer) of word-piece `position` of `text`.   [D] or [H*dh]"""
     store.check_model(self.manifest, model)
@@ -255,8 +262,20 @@ class CorpusIndex:
       q = mask_heads(q, heads, self.num_heads)
       scale = 1.0 / (self.num_heads if heads is None else len(heads))
     index = self.faiss_index(kind, layer)
-    scores, ids = index.search(q[None, :], int(min(k, index.ntotal)))
-    rows = [(int(i), float(s) * scale) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    head_index = None
+    if kind == "context" and heads is not None and len(heads) == 1:
+      head_index = self.head_scan_index(layer, heads[0])
+    if head_index is not None:  # scan only the chosen head's codes, re-rank as the index does
+      refine = faiss.downcast_index(index)
+      head_dim = dim // self.num_heads
+      q_head = q[(heads[0] - 1) * head_dim:heads[0] * head_dim]
+      _, candidates = head_index.search(
+          q_head[None, :], int(min(k * refine.k_factor, head_index.ntotal)))
+      scores, ids = faiss_tools.rescore(refine.refine_index, candidates[0], q, int(k))
+      rows = [(int(i), float(s) * scale) for i, s in zip(ids, scores)]
+    else:
+      scores, ids = index.search(q[None, :], int(min(k, index.ntotal)))
+      rows = [(int(i), float(s) * scale) for i, s in zip(ids[0], scores[0]) if i >= 0]
     return self._result(rows, layer, kind, heads, int(k), offsets)
 
   # -------------------------------------------------------------------------------------------
