@@ -167,3 +167,22 @@ def rescore(refine_index: faiss.Index, ids: np.ndarray, query: np.ndarray, k: in
   scores = faiss.downcast_index(refine_index).reconstruct_batch(ids) @ query
   order = np.lexsort((ids, -scores))[:k]
   return scores[order], ids[order]
+
+
+def search_one_head(index: faiss.Index, head_index, query: np.ndarray, head: int,
+                    num_heads: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+  """Top k of an IndexRefine for a query of one head, scanning only that head's codes.
+
+  Args:
+    index: the IndexRefine `head_index` was cut from (its k_factor and re-ranking codes).
+    head_index: head_scan(index, head, num_heads).
+    query: [D] the full-width query (other heads zeroed).
+    head: 0-based.
+  Returns: scores [k'], ids [k'] (k' = min(k, ntotal)), best first.
+  """
+  refine = faiss.downcast_index(index)
+  head_dim = query.shape[0] // num_heads
+  q_head = np.ascontiguousarray(query[head * head_dim:(head + 1) * head_dim], dtype=np.float32)
+  _, candidates = head_index.search(q_head[None, :],
+                                    int(min(k * refine.k_factor, head_index.ntotal)))
+  return rescore(refine.refine_index, candidates[0], query, k)

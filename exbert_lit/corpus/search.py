@@ -32,7 +32,6 @@ import pathlib
 import re
 from typing import Iterable, Optional, Sequence
 
-import faiss
 import numpy as np
 
 from exbert_lit.corpus import build as build_lib
@@ -266,12 +265,8 @@ class CorpusIndex:
     if kind == "context" and heads is not None and len(heads) == 1:
       head_index = self.head_scan_index(layer, heads[0])
     if head_index is not None:  # scan only the chosen head's codes, re-rank as the index does
-      refine = faiss.downcast_index(index)
-      head_dim = dim // self.num_heads
-      q_head = q[(heads[0] - 1) * head_dim:heads[0] * head_dim]
-      _, candidates = head_index.search(
-          q_head[None, :], int(min(k * refine.k_factor, head_index.ntotal)))
-      scores, ids = faiss_tools.rescore(refine.refine_index, candidates[0], q, int(k))
+      scores, ids = faiss_tools.search_one_head(index, head_index, q, heads[0] - 1,
+                                                self.num_heads, int(k))
       rows = [(int(i), float(s) * scale) for i, s in zip(ids, scores)]
     else:
       scores, ids = index.search(q[None, :], int(min(k, index.ntotal)))
