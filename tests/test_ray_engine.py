@@ -33,8 +33,9 @@ REPO = pathlib.Path(build.__file__).resolve().parents[2]
 TESTS = pathlib.Path(__file__).resolve().parent
 # 9 sentences in shards of 3, batches of 2: 3 shards for 2 workers, 2 model calls per shard.
 CONFIG = build.BuildConfig(shard_size=3, batch_size=2)
-# The sentence whose model call kills its worker (the second batch of shard 1).
-VICTIM = "The dog slept by the door while it rained."
+# The sentence whose model call kills its worker: shard 1 is sentences 3-5, batched by length as
+# [3, 4], [5], so the worker dies mid-shard, after its first batch.
+VICTIM = "Researchers read attention heads in every layer of the model."
 
 
 def _python_path() -> str:
