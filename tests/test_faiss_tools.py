@@ -160,3 +160,28 @@ def test_rescore():
   np.testing.assert_array_equal(ids, [3, 2, 0])
   np.testing.assert_allclose(scores, [2, 1.5, 1])
   assert faiss_tools.rescore(refine, np.array([-1]), np.ones(2, np.float32), 3)[1].size == 0
+
+
+@pytest.mark.parametrize("k,k_factor,ntotal,want", [
+    (50, 12, 1_000, 600),           # small index: k * k_factor
+    (50, 12, 100, 100),             # never more than the index
+    (50, 12, 1_000_000, 2_000),     # large index: a share of it
+    (50, 12, 10_000_000, 20_000),
+    (1, 1, 1_001, 3),               # a share, rounded up
+])
+def test_one_head_candidates(k, k_factor, ntotal, want):
+  assert faiss_tools.one_head_candidates(k, k_factor, ntotal) == want
+
+
+@pytest.mark.parametrize("factory", ["SQ8", "SQfp16", "Flat"])
+def test_decoded_slice_equals_faiss_decoding(factory, tmp_path):
+  x = vectors(300, seed=11)
+  index = trained(factory)
+  index.add(x)
+  path = tmp_path / "codes.faiss"
+  faiss.write_index(index, str(path))
+  mapped = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)   # read in place, as search does
+  ids = np.array([5, 0, 299, 17])
+  for index_ in (index, mapped):
+    np.testing.assert_allclose(faiss_tools.decoded_slice(index_, ids, slice(4, 12)),
+                               index.reconstruct_batch(ids)[:, 4:12], rtol=1e-6, atol=1e-7)
