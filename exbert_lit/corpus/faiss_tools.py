@@ -1,5 +1,7 @@
 """faiss helpers the store needs and faiss does not have: merging shard indexes whose type has
-no merge_from (IndexRefine), and splitting a fast-scan candidate scan over threads.
+no merge_from (IndexRefine); splitting the fast-scan candidate scan of one query over threads;
+cutting one head's codes out of the packed candidate codes (head-major access without a second
+copy on disk), and re-ranking candidates on the query's own dimensions.
 
 Python-side lifetime: a faiss object reached through another (`refine.base_index`) is a view
 that does not own its memory; every function here keeps the owners referenced while views are
@@ -11,7 +13,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-# Below this many vectors a split scan costs more in thread start-up than it saves.
+# Smaller indexes are scanned whole (a scan of them is short already).
 SPLIT_MIN_VECTORS = 131_072
 # A one-head query re-ranks at least 1 in this many vectors (see one_head_candidates).
 ONE_HEAD_CANDIDATE_SHARE = 500
