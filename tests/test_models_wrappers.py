@@ -323,3 +323,20 @@ def test_tokenizer_without_offsets_gives_zero_offsets(tiny_model_dirs, monkeypat
   enc = model.encode("the man [MASK] the nurse")
   assert enc.offsets.shape == (7, 2) and not enc.offsets.any()
   assert enc.ids[3] == model.tokenizer.mask_token_id
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2"])
+def test_device_option_moves_weights_and_returns_cpu_outputs(models, tiny_model_dirs, name):
+  """`device=` (and `.to()`, used by GPU Ray workers) runs the model there and hands back CPU
+  arrays; on this CPU-only machine "cpu" is the device that can be checked end to end."""
+  moved = registry.load_model(str(tiny_model_dirs[name]), name=name, device="cpu")
+  assert moved.device == torch.device("cpu")
+  assert next(moved.model.parameters()).device == torch.device("cpu")
+  assert moved.to("cpu") is moved
+  (want,) = models[name].predict([{"text": SENTENCES[0]}])
+  (got,) = moved.predict([{"text": SENTENCES[0]}])
+  for field in ("layer_1/attention", "layer_1/context_emb", "token_grad_text"):
+    np.testing.assert_allclose(got[field], want[field], rtol=1e-5, atol=1e-6)
+  assert moved.fingerprint() == models[name].fingerprint()
+  with pytest.raises(RuntimeError):
+    registry.load_model(str(tiny_model_dirs[name]), name=name, device="no-such-device")

@@ -109,7 +109,7 @@ class ShardWorker:
   """A Ray Data actor: loads the model once, then writes one shard per call."""
 
   def __init__(self, loader: Callable[[], Any], work: str, templates: list,
-               config: build_lib.BuildConfig, threads: int):
+               config: build_lib.BuildConfig, threads: int, device: Optional[str] = None):
     self.work = pathlib.Path(work)
     if not (self.work / "run.json").is_file():
       raise store.StoreError(f"{self.work} is not visible on this worker's node; with "
@@ -118,6 +118,8 @@ class ShardWorker:
       import torch  # pylint: disable=g-import-not-at-top
       torch.set_num_threads(threads)
     self.model = loader()
+    if device is not None:  # Ray made the actor's GPU the only visible one: "cuda"
+      self.model.to(device)
     self.templates = deserialize_templates(templates)
     self.config = config
 
@@ -204,7 +206,8 @@ class RayEngine:
           compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
           fn_constructor_kwargs={"loader": self.loader, "work": str(work),
                                  "templates": serialize_templates(templates),
-                                 "config": config, "threads": threads},
+                                 "config": config, "threads": threads,
+                                 "device": "cuda" if "num_gpus" in resources else None},
           max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_SHARD_RETRIES, **resources)
     busy: dict[int, list[float]] = {}
     first_result = None

@@ -121,7 +121,7 @@ class HFLanguageModel(lit_model.BatchedModel):
   def __init__(self, name_or_path: str, *, name: Optional[str] = None, top_k: int = 10,
                batch_size: int = 8, compute_gradients: bool = True,
                has_head: Optional[bool] = None, dtype: torch.dtype = torch.float32,
-               max_tokens: int = DEFAULT_MAX_TOKENS):
+               max_tokens: int = DEFAULT_MAX_TOKENS, device: Optional[str] = None):
     """Loads config, tokenizer and weights with `from_pretrained(name_or_path)`.
 
     Args:
@@ -134,6 +134,8 @@ class HFLanguageModel(lit_model.BatchedModel):
       has_head: whether the weights carry an LM head; default: read from config.architectures.
       dtype: weights' dtype (float32: gradients and probabilities to 1e-4 need it on CPU).
       max_tokens: longer inputs are truncated (also to the model's own, smaller, limit).
+      device: where the forward passes run ("cpu" by default, "cuda", "cuda:1", ...); every
+        output is returned on the CPU.
     """
     from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top  (cycle)
 
@@ -155,6 +157,9 @@ class HFLanguageModel(lit_model.BatchedModel):
     self.model = auto.from_pretrained(name_or_path, attn_implementation="eager", dtype=dtype)
     self.model.eval()
     self.model.requires_grad_(False)   # gradients flow to the input embeddings only
+    self.device = torch.device("cpu")
+    if device is not None:
+      self.to(device)
 
     self.model_type: str = self.config.model_type
     self.num_layers: int = int(self.config.num_hidden_layers)
@@ -176,6 +181,13 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._targets_by_id: collections.OrderedDict[str, str] = collections.OrderedDict()
     # The capture hooks are per model, so two threads must not run forward passes at once.
     self._lock = threading.Lock()
+
+  def to(self, device: str) -> "HFLanguageModel":
+    """Moves the weights (e.g. to the GPU a Ray worker was given); outputs stay on the CPU."""
+    self.device = torch.device(device)
+    self.model.to(self.device)
+    self._embedding_table = None
+    return self
 
   # --- LIT Model API -------------------------------------------------------------------------
 
@@ -237,7 +249,7 @@ class HFLanguageModel(lit_model.BatchedModel):
       size = min(matrix.shape[0], len(self.tokenizer))
       vocab = [t if t is not None else "" for t in
                self.tokenizer.convert_ids_to_tokens(list(range(size)))]
-      self._embedding_table = (vocab, matrix[:size].numpy())
+      self._embedding_table = (vocab, matrix[:size].cpu().numpy())
     return self._embedding_table
 
   def predict_minibatch(self, inputs: list[JsonDict]) -> list[JsonDict]:
@@ -273,7 +285,7 @@ class HFLanguageModel(lit_model.BatchedModel):
           flat = p.reshape(-1)
           sample = flat[::max(1, flat.numel() // 1024)]
           h.update(f"{pname}{tuple(p.shape)}".encode())
-          h.update(sample.float().numpy().tobytes())
+          h.update(sample.float().cpu().numpy().tobytes())
       self._fingerprint = f"{self.name}@sha256:{h.hexdigest()}"
     return self._fingerprint
 
@@ -404,12 +416,14 @@ class HFLanguageModel(lit_model.BatchedModel):
     for b, e in enumerate(batch):
       ids[b, :e.length] = torch.tensor(e.ids, dtype=torch.long)
       mask[b, :e.length] = 1
+    ids, mask = ids.to(self.device), mask.to(self.device)
     embedding = self.model.get_input_embeddings()
     with torch.no_grad():
       word_embs = embedding(ids)
       for b, given in enumerate(input_embs or []):
         if given is not None:
-          given = torch.as_tensor(np.asarray(given), dtype=word_embs.dtype)
+          given = torch.as_tensor(np.asarray(given), dtype=word_embs.dtype,
+                                  device=self.device)
           if given.shape != (batch[b].length, word_embs.shape[-1]):
             raise ValueError(
                 f"input_embs: shape {tuple(given.shape)} does not match "
@@ -435,16 +449,17 @@ class HFLanguageModel(lit_model.BatchedModel):
             target_ids[b] = self._target_id(t)
         log_probs = torch.log_softmax(focus_logits, dim=-1)
         log_probs.gather(1, target_ids[:, None]).sum().backward()
-        run["grads"] = word_embs.grad
-        run["targets"] = target_ids
+        run["grads"] = word_embs.grad.cpu()
+        run["targets"] = target_ids.cpu()
         run["margins"] = [target_margin(focus_logits[b].detach(), int(target_ids[b]))
                           for b in range(len(batch))]
-    run["attention"] = [a.detach() for a in out.attentions]
-    run["hidden"] = [h.detach() for h in out.hidden_states]
-    run["contexts"] = [internals_lib.normalize_heads(c, self.num_heads) for c in captured]
-    run["word_embs"] = word_embs.detach()
+    # Everything returned is on the CPU (a no-op there), where numpy and LIT read it.
+    run["attention"] = [a.detach().cpu() for a in out.attentions]
+    run["hidden"] = [h.detach().cpu() for h in out.hidden_states]
+    run["contexts"] = [internals_lib.normalize_heads(c, self.num_heads).cpu() for c in captured]
+    run["word_embs"] = word_embs.detach().cpu()
     if with_logits and logits is not None:
-      run["logits"] = logits.detach()
+      run["logits"] = logits.detach().cpu()
     return run
 
   def _target_id(self, target: str) -> int:
