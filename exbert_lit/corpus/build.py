@@ -41,7 +41,8 @@ EXACT_MAX_VECTORS = 200_000
 TRAIN_VECTORS = 65_536
 TRAIN_VECTORS_NO_PARTITION = 16_384
 # Candidates re-ranked per result by the default compressed index: k x this many. 12 kept
-# recall@50 >= 0.95 for single heads, head sets and all heads at 1M vectors (bench --scale).
+# recall@50 >= 0.95 for head sets and all heads at 1M and 10M vectors (bench --scale); one-head
+# queries re-rank more (faiss_tools.one_head_candidates).
 REFINE_K_FACTOR = 12
 
 
