@@ -327,3 +327,28 @@ def test_templates_reach_the_workers_unchanged():
   for key, index in templates.items():
     assert back[key].is_trained
     np.testing.assert_array_equal(faiss.serialize_index(back[key]), faiss.serialize_index(index))
+
+
+@pytest.mark.parametrize("texts,size,chunks", [
+    ([], 2, []),
+    (["a"], 2, [["a"]]),
+    (["a", "b", "c", "d"], 2, [["a", "b"], ["c", "d"]]),
+    (["a", "b", "c"], 2, [["a", "b"], ["c"]]),
+])
+def test_text_chunks(texts, size, chunks):
+  assert list(ray_engine.text_chunks(iter(texts), size)) == chunks
+
+
+@pytest.mark.parametrize("max_sentences", [None, 3])
+def test_ray_annotation_equals_local_annotation(local_ray, corpus_file, monkeypatch,
+                                                max_sentences):
+  """spaCy on Ray workers, in chunks of 2 texts, gives the local build's sentences in order;
+  with --max-sentences the job ends early."""
+  monkeypatch.setattr(ray_engine, "TEXTS_PER_TASK", 2)
+  config = build.BuildConfig(max_sentences=max_sentences, max_words=10)  # skips some
+  engine = ray_engine.RayEngine(_loader(pathlib.Path("unused")), workers=2)
+  got = build.select_sentences(str(corpus_file), config, engine.annotate(str(corpus_file), config))
+  want = build.select_sentences(str(corpus_file), config)
+  assert [s.to_json() for s in got[0]] == [s.to_json() for s in want[0]]
+  assert got[1] == want[1]
+  assert len(want[0]) == (3 if max_sentences else 9 - want[1]) and want[1] > 0

@@ -15,6 +15,7 @@ so a resumed build equals an uninterrupted one array for array.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -179,30 +180,46 @@ def _write_jsonl_atomic(path: pathlib.Path, rows) -> None:
   os.replace(tmp, path)
 
 
-def select_sentences(corpus: str, config: BuildConfig
+def annotate_corpus(corpus: str, config: BuildConfig
+                    ) -> Iterator[annotate_lib.AnnotatedSentence]:
+  """spaCy's sentences of `corpus`, in corpus order, annotated in this process."""
+  source = sources.open_corpus(corpus)
+  nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
+  yield from annotate_lib.annotate(source.texts, nlp, split=source.split)
+
+
+def select_sentences(corpus: str, config: BuildConfig,
+                     annotated: Optional[Iterator[annotate_lib.AnnotatedSentence]] = None
                      ) -> tuple[list[annotate_lib.AnnotatedSentence], int]:
   """The sentences a build indexes: spaCy's sentences of `corpus` of at most
   `config.max_words` words, the first `config.max_sentences` of them; and how many longer
-  ones were skipped on the way."""
-  source = sources.open_corpus(corpus)
-  nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
+  ones were skipped on the way.
+
+  Args:
+    annotated: the corpus's annotated sentences in corpus order from elsewhere (an engine's);
+      default: annotate_corpus. Closed once enough sentences are taken.
+  """
+  annotated = annotate_corpus(corpus, config) if annotated is None else annotated
   out, skipped = [], 0
-  for sentence in annotate_lib.annotate(source.texts, nlp, split=source.split):
-    if len(sentence.spans) > config.max_words:
-      skipped += 1
-      continue
-    out.append(sentence)
-    if config.max_sentences is not None and len(out) >= config.max_sentences:
-      break
+  with contextlib.closing(annotated):
+    for sentence in annotated:
+      if len(sentence.spans) > config.max_words:
+        skipped += 1
+        continue
+      out.append(sentence)
+      if config.max_sentences is not None and len(out) >= config.max_sentences:
+        break
   return out, skipped
 
 
-def _annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig
+def _annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig, engine=None
                     ) -> list[annotate_lib.AnnotatedSentence]:
   path = work / "sentences.jsonl"
   if path.is_file():
     return [annotate_lib.AnnotatedSentence.from_json(d) for d in _read_jsonl(path)]
-  out, skipped = select_sentences(corpus, config)
+  # An engine may annotate too (`engine.annotate(corpus, config)`: sentences in corpus order).
+  annotated = engine.annotate(corpus, config) if hasattr(engine, "annotate") else None
+  out, skipped = select_sentences(corpus, config, annotated)
   if not out:
     raise ValueError(f"corpus {corpus!r} has no sentences")
   if skipped:
@@ -450,7 +467,8 @@ def _finish(out: pathlib.Path, work: pathlib.Path, model, sentences, config: Bui
 # templates, config) with pending = [(shard, first sentence, end sentence)], yielding
 # (shard, tokens) as each shard directory appears, in any order. Every engine writes shards
 # with `_shard_stage`; `_finish` reads them by number, so the store does not depend on the
-# engine. The local one is below; exbert_lit/corpus/ray_engine.py runs them on Ray.
+# engine. The local one is below; exbert_lit/corpus/ray_engine.py runs them on Ray. An engine
+# object may also have `annotate(corpus, config)` to run the spaCy stage (see _annotate_stage).
 ShardEngine = Callable[..., Iterator[tuple[int, int]]]
 
 
@@ -476,7 +494,8 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
     corpus: "brown" or a UTF-8 text file path.
     after_shard: called with the shard number after each shard is written (tests inject
       failures here).
-    engine: runs the pending shards (see ShardEngine); default: locally, in order.
+    engine: runs the pending shards (see ShardEngine), and the annotation if it has an
+      `annotate` method; default: both locally, in order.
   Returns the manifest.
   """
   out = pathlib.Path(out_dir)
@@ -501,7 +520,7 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
   if config.index_type:  # a bad factory fails now, not after annotating the corpus
     for dim in (model.hidden_size, model.num_heads * model.head_dim):
       _make_index(config.index_type, dim)
-  sentences = _annotate_stage(work, corpus, config)
+  sentences = _annotate_stage(work, corpus, config, engine)
   info = _index_stage(work, model, sentences, config)
   templates = _train_stage(work, model, sentences, config, info)
   ranges = shard_ranges(len(sentences), config.shard_size)

@@ -1,6 +1,13 @@
-"""Runs a corpus build's shards as a Ray Data job (`exbert-lit index --engine ray`).
+"""Runs a corpus build's spaCy annotation and its shards as Ray Data jobs
+(`exbert-lit index --engine ray`).
 
-The pipeline: a dataset with one row per pending shard (shard number, first sentence, the
+Annotation: the corpus's texts in chunks of TEXTS_PER_TASK -> `map_batches(SpacyWorker)` on a
+pool of one actor per cluster CPU, each loading the spaCy pipeline once and running the same
+annotate.annotate as the local build -> the driver reads the sentences back in chunk order and
+build.select_sentences filters them as it does locally (texts are annotated independently, so
+the result is the local one; tests/test_ray_engine.py checks it).
+
+Shards: a dataset with one row per pending shard (shard number, first sentence, the
 shard's sentences as `AnnotatedSentence.to_json`) -> `map_batches(ShardWorker)` on a pool of
 `workers` actors, one shard per call, each actor loading the model once -> each call writes its
 shard with build._shard_stage, exactly as the local engine does -> the driver iterates the
@@ -33,13 +40,14 @@ import os
 import pathlib
 import time
 import warnings
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
 from exbert_lit.cli import UserError
 from exbert_lit.corpus import annotate as annotate_lib
 from exbert_lit.corpus import build as build_lib
+from exbert_lit.corpus import sources
 from exbert_lit.corpus import store
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,8 @@ INSTALL_HINT = "the Ray engine needs Ray: pip install 'exbert-lit[scale]'"
 # job) and retries of one shard after its worker died (then the job fails, and a rerun resumes).
 MAX_ACTOR_RESTARTS = -1
 MAX_SHARD_RETRIES = 3
+# Texts (paragraphs, or Brown's sentences) per annotation task.
+TEXTS_PER_TASK = 512
 # Without a GPU, one worker per this many CPUs of the cluster by default.
 CPUS_PER_DEFAULT_WORKER = 4
 
@@ -103,6 +113,34 @@ def shard_rows(sentences, pending) -> list[dict]:
   return [{"shard": i, "first": a,
            "sentences": json.dumps([s.to_json() for s in sentences[a:b]], ensure_ascii=False)}
           for i, a, b in pending]
+
+
+def text_chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+  """Consecutive lists of `size` texts (the last may be shorter)."""
+  chunk = []
+  for text in texts:
+    chunk.append(text)
+    if len(chunk) == size:
+      yield chunk
+      chunk = []
+  if chunk:
+    yield chunk
+
+
+class SpacyWorker:
+  """A Ray Data actor: loads the spaCy pipeline once, then annotates one chunk of texts per
+  call with annotate.annotate, exactly as the local build does (texts are independent)."""
+
+  def __init__(self, pipeline: str, split: bool):
+    self.nlp = annotate_lib.load_pipeline(pipeline)
+    self.split = split
+
+  def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = []
+    for texts in batch["texts"]:
+      sentences = annotate_lib.annotate(json.loads(texts), self.nlp, split=self.split)
+      out.append(json.dumps([s.to_json() for s in sentences], ensure_ascii=False))
+    return {"chunk": np.asarray(batch["chunk"], np.int64), "sentences": np.asarray(out)}
 
 
 class ShardWorker:
@@ -160,6 +198,45 @@ class RayEngine:
     if self.workers is not None and self.workers < 1:
       raise ValueError(f"workers must be at least 1, not {self.workers}")
 
+  def annotate(self, corpus: str, config: build_lib.BuildConfig
+               ) -> Iterator[annotate_lib.AnnotatedSentence]:
+    """The corpus's annotated sentences in corpus order, spaCy running on Ray: chunks of
+    TEXTS_PER_TASK texts -> a pool of SpacyWorker actors, one per cluster CPU -> read back in
+    chunk order. Closing the iterator early (build's --max-sentences) ends the job."""
+    ray = require_ray()
+    source = sources.open_corpus(corpus)
+    rows = [{"chunk": i, "texts": json.dumps(chunk, ensure_ascii=False)}
+            for i, chunk in enumerate(text_chunks(source.texts, TEXTS_PER_TASK))]
+    if not rows:
+      return
+    started = time.perf_counter()
+    own = not ray.is_initialized()
+    if own:
+      _init_ray(ray, self.address)
+    try:
+      import ray.data  # pylint: disable=g-import-not-at-top,redefined-outer-name
+      _quiet_data_context(ray)
+      workers = min(max(1, int(ray.cluster_resources().get("CPU", 1))), len(rows))
+      log.info("ray: annotating %d chunks with %d spaCy workers (up in %.1f s)", len(rows),
+               workers, time.perf_counter() - started)
+      dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+      with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # see _run
+        results = dataset.map_batches(
+            SpacyWorker, batch_size=1, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
+            fn_constructor_kwargs={"pipeline": config.spacy_pipeline, "split": source.split},
+            max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_SHARD_RETRIES, num_cpus=1)
+      for row in results.iter_rows():
+        for data in json.loads(row["sentences"]):
+          yield annotate_lib.AnnotatedSentence.from_json(data)
+    except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as e:
+      log.debug("the Ray annotation job failed", exc_info=True)
+      raise UserError(f"the Ray annotation job failed: {last_line(str(e))}") from None
+    finally:
+      if own:
+        ray.shutdown()
+
   def __call__(self, work: pathlib.Path, model, sentences, pending, templates,
                config: build_lib.BuildConfig) -> Iterator[tuple[int, int]]:
     del model  # the workers load their own
@@ -182,12 +259,7 @@ class RayEngine:
 
   def _run(self, ray, work, sentences, pending, templates, config, started):
     import ray.data  # pylint: disable=g-import-not-at-top,redefined-outer-name
-    from ray.util.debug import log_once  # pylint: disable=g-import-not-at-top
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False   # build() draws the one progress bar
-    context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    log_once("ray_data_progress_manager_disabled")  # (no "progress bars disabled" warning)
+    _quiet_data_context(ray)
     cluster = ray.cluster_resources()
     workers = min(self.workers or default_workers(cluster), len(pending))
     resources, threads = worker_resources(cluster, workers)
@@ -221,6 +293,19 @@ class RayEngine:
     log.info("ray: first shard after %.1f s; %s tokens/s per worker process while busy",
              first_result or 0.0,
              ", ".join(f"{t / max(s, 1e-9):.0f}" for t, s in busy.values()))
+
+
+def _quiet_data_context(ray) -> None:
+  """Ray Data without its progress bars and banners (build() draws the one progress bar), and
+  with results in input order (shards are numbered anyway; annotation needs corpus order)."""
+  import ray.data  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  from ray.util.debug import log_once  # pylint: disable=g-import-not-at-top
+  context = ray.data.DataContext.get_current()
+  context.enable_progress_bars = False
+  context.print_on_execution_start = False
+  context.execution_options.preserve_order = True
+  logging.getLogger("ray.data").setLevel(logging.WARNING)
+  log_once("ray_data_progress_manager_disabled")  # (no "progress bars disabled" warning)
 
 
 def _init_ray(ray, address: Optional[str]) -> None:
