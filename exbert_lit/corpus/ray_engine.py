@@ -33,6 +33,7 @@ same path (a shared filesystem): workers write the shards there and the driver m
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -203,84 +204,48 @@ class RayEngine:
     """The corpus's annotated sentences in corpus order, spaCy running on Ray: chunks of
     TEXTS_PER_TASK texts -> a pool of SpacyWorker actors, one per cluster CPU -> read back in
     chunk order. Closing the iterator early (build's --max-sentences) ends the job."""
-    ray = require_ray()
+    require_ray()
     source = sources.open_corpus(corpus)
     rows = [{"chunk": i, "texts": json.dumps(chunk, ensure_ascii=False)}
             for i, chunk in enumerate(text_chunks(source.texts, TEXTS_PER_TASK))]
     if not rows:
       return
     started = time.perf_counter()
-    own = not ray.is_initialized()
-    if own:
-      _init_ray(ray, self.address)
-    try:
-      import ray.data  # pylint: disable=g-import-not-at-top,redefined-outer-name
-      _quiet_data_context(ray)
+    with _ray_job(self.address, "the Ray annotation job") as ray:
       workers = min(max(1, int(ray.cluster_resources().get("CPU", 1))), len(rows))
       log.info("ray: annotating %d chunks with %d spaCy workers (up in %.1f s)", len(rows),
                workers, time.perf_counter() - started)
-      dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-      with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # see _run
-        results = dataset.map_batches(
-            SpacyWorker, batch_size=1, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
-            fn_constructor_kwargs={"pipeline": config.spacy_pipeline, "split": source.split},
-            max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_SHARD_RETRIES, num_cpus=1)
+      results = _map_on_actors(
+          ray, ray.data.from_items(rows, override_num_blocks=len(rows)), SpacyWorker, workers,
+          {"pipeline": config.spacy_pipeline, "split": source.split}, num_cpus=1)
       for row in results.iter_rows():
         for data in json.loads(row["sentences"]):
           yield annotate_lib.AnnotatedSentence.from_json(data)
-    except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as e:
-      log.debug("the Ray annotation job failed", exc_info=True)
-      raise UserError(f"the Ray annotation job failed: {last_line(str(e))}") from None
-    finally:
-      if own:
-        ray.shutdown()
 
   def __call__(self, work: pathlib.Path, model, sentences, pending, templates,
                config: build_lib.BuildConfig) -> Iterator[tuple[int, int]]:
     del model  # the workers load their own
-    ray = require_ray()
+    require_ray()
     if not pending:
       return
     started = time.perf_counter()
-    own = not ray.is_initialized()
-    if own:
-      _init_ray(ray, self.address)
-    try:
+    with _ray_job(self.address, "the Ray job", " (the finished shards are kept: rerun the same "
+                  "command to resume)") as ray:
       yield from self._run(ray, work, sentences, pending, templates, config, started)
-    except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as e:
-      log.debug("the Ray job failed", exc_info=True)
-      raise UserError(f"the Ray job failed: {last_line(str(e))} (the finished shards are "
-                      f"kept: rerun the same command to resume)") from None
-    finally:
-      if own:
-        ray.shutdown()
 
   def _run(self, ray, work, sentences, pending, templates, config, started):
-    import ray.data  # pylint: disable=g-import-not-at-top,redefined-outer-name
-    _quiet_data_context(ray)
     cluster = ray.cluster_resources()
     workers = min(self.workers or default_workers(cluster), len(pending))
     resources, threads = worker_resources(cluster, workers)
     log.info("ray: %d workers with %s each on a cluster of %s (up in %.1f s)", workers,
              resources, {k: v for k, v in cluster.items() if k in ("CPU", "GPU")},
              time.perf_counter() - started)
-    dataset = ray.data.from_items(shard_rows(sentences, pending),
-                                  override_num_blocks=len(pending))
-    with warnings.catch_warnings():
-      # Ray 2.60 deprecates passing actor options as keyword arguments (hence the pin to
-      # ray 2.60.* in pyproject.toml) but offers no other way to set these two.
-      warnings.simplefilter("ignore", DeprecationWarning)
-      results = dataset.map_batches(
-          ShardWorker, batch_size=1, batch_format="numpy",
-          # One shard in flight per actor: even load, and a dead actor loses one shard.
-          compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
-          fn_constructor_kwargs={"loader": self.loader, "work": str(work),
-                                 "templates": serialize_templates(templates),
-                                 "config": config, "threads": threads,
-                                 "device": "cuda" if "num_gpus" in resources else None},
-          max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_SHARD_RETRIES, **resources)
+    results = _map_on_actors(
+        ray, ray.data.from_items(shard_rows(sentences, pending), override_num_blocks=len(pending)),
+        ShardWorker, workers,
+        {"loader": self.loader, "work": str(work), "templates": serialize_templates(templates),
+         "config": config, "threads": threads,
+         "device": "cuda" if "num_gpus" in resources else None}, **resources)
     busy: dict[int, list[float]] = {}
     first_result = None
     for row in results.iter_rows():
@@ -293,6 +258,41 @@ class RayEngine:
     log.info("ray: first shard after %.1f s; %s tokens/s per worker process while busy",
              first_result or 0.0,
              ", ".join(f"{t / max(s, 1e-9):.0f}" for t, s in busy.values()))
+
+
+@contextlib.contextmanager
+def _ray_job(address: Optional[str], what: str, advice: str = ""):
+  """Ray for one job: joined (`address`) or started locally unless this process has Ray
+  already, and then shut down after the job; Ray Data quietened; a failed job becomes the
+  one-line UserError "<what> failed: <the worker's exception><advice>"."""
+  ray = require_ray()
+  own = not ray.is_initialized()
+  if own:
+    _init_ray(ray, address)
+  try:
+    _quiet_data_context(ray)
+    yield ray
+  except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as e:
+    log.debug("%s failed", what, exc_info=True)
+    raise UserError(f"{what} failed: {last_line(str(e))}{advice}") from None
+  finally:
+    if own:
+      ray.shutdown()
+
+
+def _map_on_actors(ray, dataset, actor_class, size: int, constructor_kwargs: dict,
+                   **resources):
+  """dataset.map_batches on a pool of `size` actors of `actor_class`, one row per call and one
+  call in flight per actor (even load; a dead actor loses one row, which is retried)."""
+  with warnings.catch_warnings():
+    # Ray 2.60 deprecates passing actor options as keyword arguments (hence the pin to
+    # ray 2.60.* in pyproject.toml) but offers no other way to set these two.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    return dataset.map_batches(
+        actor_class, batch_size=1, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1),
+        fn_constructor_kwargs=constructor_kwargs,
+        max_restarts=MAX_ACTOR_RESTARTS, max_task_retries=MAX_SHARD_RETRIES, **resources)
 
 
 def _quiet_data_context(ray) -> None:
