@@ -75,3 +75,15 @@ def test_measure_size_tiny(tmp_path):
 
 def test_scale_runs_only_when_asked():
   assert scale.DEFAULT is False and "scale" in bench.sections()
+
+
+@pytest.mark.parametrize("text,sizes", [("1000000,10000000", [1000000, 10000000]),
+                                        ("5000", [5000]), (" 10 , 20 ", [10, 20])])
+def test_parse_sizes(text, sizes):
+  assert scale.parse_sizes(text) == sizes
+
+
+@pytest.mark.parametrize("text", ["", "x", "0", "10,-5", "1e6"])
+def test_parse_sizes_refuses(text):
+  with pytest.raises(ValueError, match="--scale-sizes must be positive numbers"):
+    scale.parse_sizes(text)

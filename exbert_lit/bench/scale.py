@@ -101,6 +101,18 @@ def merge_top_k(scores: np.ndarray, ids: np.ndarray, new_scores: np.ndarray, fir
   return np.take_along_axis(all_scores, order, 1), np.take_along_axis(all_ids, order, 1)
 
 
+def parse_sizes(text: str) -> list[int]:
+  """"1000000,10000000" -> [1000000, 10000000]; anything else is a one-line ValueError."""
+  try:
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+  except ValueError:
+    sizes = []
+  if not sizes or min(sizes) < 1:
+    raise ValueError(f"--scale-sizes must be positive numbers like 1000000,10000000, "
+                     f"not {text!r}")
+  return sizes
+
+
 def store_bytes_per_token(bytes_per_vector: float, *, num_layers: int, num_heads: int,
                           attention_top_k: int = 3) -> dict[str, float]:
   """Bytes per token of a whole store with one index per kind and layer.
@@ -241,7 +253,7 @@ def metrics_of(results: list[dict]) -> list[dict]:
 def run(args) -> dict:
   import faiss  # pylint: disable=g-import-not-at-top
   faiss.omp_set_num_threads(os.cpu_count() or 1)
-  sizes = [int(s) for s in args.scale_sizes.split(",") if s.strip()]
+  sizes = parse_sizes(args.scale_sizes)
   if args.scale_factories:
     chosen = [Candidate(*[p.strip() for p in f.split("|", 1)])
               for f in args.scale_factories.split(";") if f.strip()]
