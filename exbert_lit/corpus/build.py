@@ -431,7 +431,7 @@ def _finish(out: pathlib.Path, work: pathlib.Path, model, sentences, config: Bui
         os.replace(source, target)
       continue
     merged = _merge_indexes([d / store.index_filename(*key) for d in shard_dirs],
-                            ivfdata=target.with_suffix(".ivfdata"))
+                            ivfdata=store.ondisk_lists_path(target))
     faiss.write_index(merged, str(target))
     del merged
   nlp = annotate_lib.load_pipeline(config.spacy_pipeline)

@@ -24,6 +24,12 @@ def _keep(owner: faiss.Index, objects: list) -> None:
   owner.referenced_objects = list(getattr(owner, "referenced_objects", [])) + list(objects)
 
 
+def _packed_codes(index: faiss.IndexPQFastScan) -> np.ndarray:
+  """A view (no copy) of a fast-scan index's packed codes, [ntotal2 * M2 / 2] uint8; valid
+  while the index lives, so only for use inside one call."""
+  return faiss.rev_swig_ptr(index.codes.get(), index.codes.size())
+
+
 def merge_into(target: faiss.Index, other: faiss.Index) -> None:
   """Appends `other`'s vectors to `target` (same factory, trained alike), codes unchanged.
 
@@ -56,7 +62,7 @@ def split_fast_scan(index: faiss.IndexPQFastScan, parts: int) -> faiss.IndexShar
   """
   if not isinstance(index, faiss.IndexPQFastScan):
     raise TypeError(f"split_fast_scan needs an IndexPQFastScan, not {type(index).__name__}")
-  codes = faiss.AlignedTable_to_array(index.codes)
+  codes = _packed_codes(index)
   block_bytes = index.bbs * index.M2 // 2
   num_blocks = index.ntotal2 // index.bbs
   bounds = [round(i * num_blocks / parts) for i in range(parts + 1)]
@@ -153,7 +159,7 @@ def head_scan(index: faiss.Index, head: int, num_heads: int):
   groups = slice(head * per_head // 2, (head + 1) * per_head // 2)
   # A group holds 2 sub-quantisers x 4 bits for each of the block's bbs vectors: bbs bytes.
   codes = np.concatenate([
-      faiss.AlignedTable_to_array(p.codes).reshape(p.ntotal2 // bbs, p.M2 // 2, bbs)[:, groups]
+      _packed_codes(p).reshape(p.ntotal2 // bbs, p.M2 // 2, bbs)[:, groups]
       .reshape(-1) for p in parts])
   faiss.copy_array_to_AlignedTable(codes, out.codes)
   out.ntotal = sum(p.ntotal for p in parts)

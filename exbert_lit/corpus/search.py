@@ -198,7 +198,7 @@ class CorpusIndex:
       # disk (build.py): a store larger than RAM still opens, and processes serving one store
       # share the page cache. On-disk lists are found beside the index, wherever it moved.
       # (faiss takes one of the two flags per read: on-disk lists need a plain file reader.)
-      on_disk = path.with_suffix(".ivfdata").is_file()
+      on_disk = store.ondisk_lists_path(path).is_file()
       index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR if on_disk
                                else faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as e:

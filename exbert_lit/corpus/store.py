@@ -73,6 +73,11 @@ def index_filename(kind: str, layer: int) -> str:
   return f"{kind}_{layer:02d}.faiss"
 
 
+def ondisk_lists_path(index_path: pathlib.Path) -> pathlib.Path:
+  """Where an IVF index's on-disk inverted lists live: beside it, same name, `.ivfdata`."""
+  return index_path.with_suffix(".ivfdata")
+
+
 def layers_of(kind: str, num_layers: int) -> list[int]:
   """E(l) exists for l = 0..L, C(l) for l = 1..L."""
   return list(range(0 if kind == "embedding" else 1, num_layers + 1))
