@@ -215,16 +215,13 @@ def measure_size(n: int, chosen: list[Candidate], n_queries: int, workdir: pathl
 
 
 def _searcher(index, heads: Optional[list[int]], num_heads: int):
-  """query [D] -> top-K ids, the way CorpusIndex.search runs it: a one-head query on an index
-  with cuttable candidate codes scans that head's codes only (cut once, untimed, as a store
-  does on first use)."""
+  """query [D] -> top-K ids, as CorpusIndex.search runs it (faiss_tools.nearest), with a
+  one-head query's head codes cut once, untimed, as a store does on first use."""
   from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
+  head_index = None
   if heads is not None and len(heads) == 1:
     head_index = faiss_tools.head_scan(index, heads[0] - 1, num_heads)
-    if head_index is not None:
-      return lambda q: faiss_tools.search_one_head(index, head_index, q, heads[0] - 1,
-                                                   num_heads, K)[1]
-  return lambda q: index.search(q[None, :], K)[1][0]
+  return lambda q: faiss_tools.nearest(index, q, K, heads, num_heads, head_index)[1]
 
 
 def _label(n: int) -> str:

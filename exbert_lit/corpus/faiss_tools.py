@@ -10,6 +10,8 @@ in use, and the split keeps its parts alive in the returned index's `referenced_
 """
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 import faiss
 import numpy as np
 
@@ -226,3 +228,20 @@ def search_one_head(index: faiss.Index, head_index, query: np.ndarray, head: int
   wanted = one_head_candidates(k, refine.k_factor, head_index.ntotal)
   _, candidates = head_index.search(q_head[None, :], wanted)
   return rescore(refine.refine_index, candidates[0], query, k, dims)
+
+
+def nearest(index: faiss.Index, query: np.ndarray, k: int, heads: Optional[Sequence[int]],
+            num_heads: int, head_index=None) -> tuple[np.ndarray, np.ndarray]:
+  """Top k of `index` for `query` [D] (unchosen heads zeroed), the one way the store searches:
+  a one-head query with a `head_index` (head_scan of that head) scans only that head's codes
+  (search_one_head); anything else is the index's own search.
+
+  Args:
+    heads: 1-based chosen heads, or None for all.
+  Returns: scores [k'], ids [k'], best first, no -1 padding.
+  """
+  if head_index is not None and heads is not None and len(heads) == 1:
+    return search_one_head(index, head_index, query, heads[0] - 1, num_heads, k)
+  scores, ids = index.search(np.asarray(query, np.float32)[None, :], int(min(k, index.ntotal)))
+  keep = ids[0] >= 0
+  return scores[0][keep], ids[0][keep]

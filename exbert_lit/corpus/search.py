@@ -264,13 +264,9 @@ class CorpusIndex:
     head_index = None
     if kind == "context" and heads is not None and len(heads) == 1:
       head_index = self.head_scan_index(layer, heads[0])
-    if head_index is not None:  # scan only the chosen head's codes, re-rank as the index does
-      scores, ids = faiss_tools.search_one_head(index, head_index, q, heads[0] - 1,
-                                                self.num_heads, int(k))
-      rows = [(int(i), float(s) * scale) for i, s in zip(ids, scores)]
-    else:
-      scores, ids = index.search(q[None, :], int(min(k, index.ntotal)))
-      rows = [(int(i), float(s) * scale) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    scores, ids = faiss_tools.nearest(index, q, int(k), heads if kind == "context" else None,
+                                      self.num_heads, head_index)
+    rows = [(int(i), float(s) * scale) for i, s in zip(ids, scores)]
     return self._result(rows, layer, kind, heads, int(k), offsets)
 
   # -------------------------------------------------------------------------------------------
