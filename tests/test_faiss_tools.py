@@ -1,7 +1,10 @@
-"""faiss helpers: merging shard indexes (codes unchanged) and the threaded candidate scan."""
+"""faiss helpers: merging shard indexes (codes unchanged), the threaded candidate scan, one
+head's codes, and the packed fast-scan layout they read (pinned with the faiss version)."""
 from __future__ import annotations
 
 import gc
+import pathlib
+import re
 
 import faiss
 import numpy as np
@@ -185,3 +188,68 @@ def test_decoded_slice_equals_faiss_decoding(factory, tmp_path):
   for index_ in (index, mapped):
     np.testing.assert_allclose(faiss_tools.decoded_slice(index_, ids, slice(4, 12)),
                                index.reconstruct_batch(ids)[:, 4:12], rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# The packed fast-scan layout faiss_tools reads (head_scan, split_fast_scan), pinned.
+
+LAYOUT_CHANGED = ("faiss {version} packs fast-scan codes differently from the layout "
+                  "corpus/faiss_tools.py reads (unpacked_codes' docstring): head_scan and "
+                  "split_fast_scan would cut wrong codes. Keep faiss-cpu at the version pinned in "
+                  "pyproject.toml, or update faiss_tools for the new layout and move the pin.")
+
+
+def pq_codes(pq, x: np.ndarray) -> np.ndarray:
+  """The product quantiser's own 4-bit codes of x, one per sub-quantiser.   -> [n, M]"""
+  packed = pq.compute_codes(x)                                   # [n, ceil(M/2)], low nibble first
+  return np.stack([packed & 15, packed >> 4], axis=-1).reshape(len(x), -1)[:, :pq.M]
+
+
+@pytest.mark.parametrize("dim,m,n,bbs", [
+    (32, 16, 1000, 32),     # the store's shape: 2 dims a sub-quantiser
+    (32, 16, 77, 32),       # a padded last block
+    (24, 12, 300, 64),      # two 32-vector chunks a block
+    (20, 10, 5, 32),        # fewer vectors than a block
+    (18, 9, 100, 32),       # an odd number of sub-quantisers (M2 = 10)
+])
+def test_fast_scan_layout_is_the_one_faiss_tools_reads(dim, m, n, bbs):
+  x = np.random.default_rng(12).standard_normal((max(n, 1000), dim)).astype(np.float32)
+  index = faiss.IndexPQFastScan(dim, m, 4, faiss.METRIC_INNER_PRODUCT, bbs)
+  index.train(x)
+  index.add(x[:n])
+  want = pq_codes(index.pq, x[:n])
+  # The same codes from a plain IndexPQ with the same trained quantiser (no packing).
+  plain = faiss.IndexPQ(dim, m, 4, faiss.METRIC_INNER_PRODUCT)
+  plain.pq = index.pq
+  plain.is_trained = True
+  plain.add(x[:n])
+  np.testing.assert_array_equal(pq_codes(plain.pq, x[:n]), want)
+  got = faiss_tools.unpacked_codes(index)
+  assert got.shape == (n, m)
+  assert np.array_equal(got, want), LAYOUT_CHANGED.format(version=faiss.__version__)
+
+
+def test_head_scan_codes_are_that_heads_sub_quantisers():
+  """Through the layout: the codes head_scan cuts are the head's columns of the PQ codes."""
+  num_heads, head_dim = 4, 8
+  x = np.random.default_rng(13).standard_normal((700, num_heads * head_dim)).astype(np.float32)
+  index = faiss.index_factory(x.shape[1], "PQ16x4fs,Refine(SQ8)", faiss.METRIC_INNER_PRODUCT)
+  index.train(x)
+  index.add(x)
+  scan = faiss.downcast_index(faiss.downcast_index(index).base_index)
+  codes = pq_codes(scan.pq, x)
+  for head in range(num_heads):
+    cut = faiss_tools.unpacked_codes(faiss_tools.head_scan(index, head, num_heads))
+    assert np.array_equal(cut, codes[:, head * 4:(head + 1) * 4]), \
+        LAYOUT_CHANGED.format(version=faiss.__version__)
+
+
+def test_installed_faiss_is_the_pinned_one():
+  pyproject = (pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+  pin = re.search(r'"faiss-cpu==(\d+)\.(\d+)\.\*"', pyproject)
+  assert pin, "pyproject.toml must pin faiss-cpu to one minor version (faiss-cpu==X.Y.*)"
+  installed = tuple(faiss.__version__.split(".")[:2])
+  assert installed == pin.groups(), (
+      f"faiss {faiss.__version__} is installed but pyproject.toml pins faiss-cpu=="
+      f"{'.'.join(pin.groups())}.*: run tests/test_faiss_tools.py's layout tests before moving "
+      f"the pin")

@@ -32,6 +32,30 @@ def _packed_codes(index: faiss.IndexPQFastScan) -> np.ndarray:
   return faiss.rev_swig_ptr(index.codes.get(), index.codes.size())
 
 
+# Within each 32-vector chunk of a group, byte j < 16 holds the code of vector PACK_ORDER[j]
+# (low nibble) and of vector PACK_ORDER[j] + 16 (high nibble) for the group's first
+# sub-quantiser; byte 16 + j the same for its second (faiss's pq4_pack_codes).
+PACK_ORDER = np.array([0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15])
+
+
+def unpacked_codes(index: faiss.IndexPQFastScan) -> np.ndarray:
+  """The 4-bit codes of a fast-scan index, one per (vector, sub-quantiser).   -> uint8 [N, M]
+
+  This is the packed layout the functions here read (faiss 1.15, pinned in pyproject.toml;
+  tests/test_faiss_tools.py checks it against the product quantiser's own codes): the codes
+  are blocks of `bbs` vectors; a block is M2/2 groups of bbs bytes, group g holding
+  sub-quantisers 2g and 2g+1 of the block's vectors (head_scan and split_fast_scan rely on
+  exactly this much); inside a group, chunks of 32 vectors in PACK_ORDER.
+  """
+  bbs, groups = index.bbs, index.M2 // 2
+  nibbles = _packed_codes(index).reshape(index.ntotal2 // bbs, groups, bbs // 32, 2, 16)
+  # [block, group, chunk, sub-quantiser of the pair, low/high nibble, 16] -> 32 vectors a chunk
+  by_slot = np.stack([nibbles & 15, nibbles >> 4], axis=4).reshape(*nibbles.shape[:4], 32)
+  vectors = by_slot[..., np.argsort(np.concatenate([PACK_ORDER, PACK_ORDER + 16]))]
+  codes = vectors.transpose(0, 2, 4, 1, 3).reshape(index.ntotal2, groups * 2)
+  return np.ascontiguousarray(codes[:index.ntotal, :index.pq.M])
+
+
 def merge_into(target: faiss.Index, other: faiss.Index) -> None:
   """Appends `other`'s vectors to `target` (same factory, trained alike), codes unchanged.
 
@@ -129,9 +153,9 @@ def head_scan(index: faiss.Index, head: int, num_heads: int):
 
   Head-major access without storing codes twice on disk: the candidate product quantiser's
   sub-quantisers never straddle heads (default_factory), so head h owns sub-quantisers
-  [h*m, (h+1)*m) with m = M / num_heads, and in faiss's packed layout (blocks of `bbs` vectors,
-  each a run of bbs-byte groups, one group per pair of sub-quantisers) its codes are the groups
-  [h*m/2, (h+1)*m/2) of every block. Scanning them ranks candidates exactly as scanning all
+  [h*m, (h+1)*m) with m = M / num_heads, and in faiss's packed layout (unpacked_codes: blocks of
+  `bbs` vectors, each a run of bbs-byte groups, one group per pair of sub-quantisers) its codes
+  are the groups [h*m/2, (h+1)*m/2) of every block. Scanning them ranks candidates exactly as scanning all
   codes with the other heads of the query zeroed (same scores), at 1/num_heads of the bytes.
 
   Args:
