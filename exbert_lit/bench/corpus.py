@@ -7,7 +7,7 @@
 2. Search latency and recall: single-query p50/p95 at k=50 with a head subset, on synthetic
    context vectors at bert-base dimensions (12 heads x 64) for 100k and 1M vectors, for the
    exact index and for the compressed factory the build chooses for large corpora; recall@50
-   of the compressed index against exact search.
+   of the compressed index against exact search (faiss contrib's knn_intersection_measure).
 3. Stored bytes per token for every layer of both kinds at bert-base dimensions: the measured
    bytes per vector of each index type (serialised size / vectors) x 25 indexes (E(0..12),
    C(1..12)) + the attention summaries + the token table measured on the store of (1).
@@ -51,14 +51,6 @@ def synthetic_context_vectors(n: int, num_heads: int, head_dim: int, *, seed: in
   x += noise * rng.standard_normal((n, num_heads, head_dim), dtype=np.float32)
   x /= np.linalg.norm(x, axis=-1, keepdims=True)
   return x.reshape(n, num_heads * head_dim)
-
-
-def recall_at_k(approx: np.ndarray, truth: np.ndarray) -> float:
-  """Mean over queries of |approx top-k ∩ exact top-k| / k (ids; -1 = no result)."""
-  approx, truth = np.asarray(approx), np.asarray(truth)
-  hits = [len(set(a[a >= 0].tolist()) & set(t.tolist())) / truth.shape[1]
-          for a, t in zip(approx, truth)]
-  return float(np.mean(hits))
 
 
 def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
@@ -126,12 +118,12 @@ def _raw_forward(model, texts: list[str], batch_size: int) -> tuple[float, int, 
   """Wall seconds, tokens and CPU seconds for plain HF forwards of `texts` (length-sorted
   batches, no hooks)."""
   import torch  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import stages  # pylint: disable=g-import-not-at-top
   tokens = 0
   cpu = time.process_time()
   started = time.perf_counter()
   with torch.inference_mode():
-    for batch in build.length_batches([len(t) for t in texts], batch_size):
+    for batch in stages.length_batches([len(t) for t in texts], batch_size):
       enc = model.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                             max_length=model.max_length, return_tensors="pt")
       model.model(**enc)
@@ -217,7 +209,8 @@ def _latencies(index, queries: np.ndarray, k: int) -> tuple[list[float], np.ndar
 def search_latency(sizes: list[int], n_queries: int, heads: list[int],
                    extra: tuple[tuple[str, str], ...] = ()) -> tuple[list[dict], dict]:
   import faiss  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from faiss.contrib import evaluation  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import factories  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
   h, dh = BERT_BASE["num_heads"], BERT_BASE["head_dim"]
   dim, k = h * dh, 50
@@ -226,14 +219,15 @@ def search_latency(sizes: list[int], n_queries: int, heads: list[int],
   metrics, details = [], {}
   chunk = 50_000
   for n in sizes:
-    default = build.default_factory(max(n, build.EXACT_MAX_VECTORS + 1), [dim])
+    default = factories.default_factory(max(n, factories.EXACT_MAX_VECTORS + 1), [dim])
     candidates = [default] + list(extra)
     exact = faiss.IndexFlatIP(dim)
     indexes = []
     for factory, params in candidates:
       index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
       t0 = time.perf_counter()
-      index.train(synthetic_context_vectors(min(n, build.train_size(factory)), h, dh, seed=0))
+      index.train(synthetic_context_vectors(min(n, factories.train_size(factory)), h, dh,
+                                            seed=0))
       indexes.append((factory, params, index, time.perf_counter() - t0))
     for start in range(0, n, chunk):
       x = synthetic_context_vectors(min(chunk, n - start), h, dh, seed=1 + start // chunk)
@@ -251,7 +245,7 @@ def search_latency(sizes: list[int], n_queries: int, heads: list[int],
       if params:
         faiss.ParameterSpace().set_index_parameters(index, params)
       comp_s, approx = _latencies(index, queries, k)
-      recall = recall_at_k(approx, truth)
+      recall = evaluation.knn_intersection_measure(approx, truth)
       bytes_per_vector = faiss.serialize_index(index).size / n
       c50, c95 = percentiles_ms(comp_s)
       details[label]["factories"].append({

@@ -2,10 +2,11 @@
 
 For each size (default 1M and 10M vectors of one layer, bert-base dimensions: 12 heads x 64) it
 streams synthetic head-normalised context vectors in chunks into every compared faiss index,
-while keeping the exact top-50 of every query by brute force over the same chunks (so 10M
-vectors never have to be held as floats: 30 GB). Then, per index and per query kind (one head,
+while faiss contrib's `knn_ground_truth` keeps the exact top-50 of every query over the same
+chunks (so 10M vectors never have to be held as floats: 30 GB). Then, per index and per query kind (one head,
 three heads, six heads, all heads; an E(l) query is a whole-vector query like "all heads"):
-p50/p95 latency of single queries at k=50 and recall@50 against the exact top-50; and per
+p50/p95 latency of single queries at k=50 and recall@50 against the exact top-50 (faiss
+contrib's `knn_intersection_measure`: the mean share of the exact top-50 found); and per
 index its build time (training + adding) and bytes per vector (its file on disk / vectors).
 Bytes per token for a whole bert-base store = 25 indexes (E(0..12), C(1..12)) x bytes per
 vector + the attention summaries + the token table (both from the store's dtypes).
@@ -30,7 +31,6 @@ import numpy as np
 from exbert_lit import bench
 from exbert_lit.bench.corpus import BERT_BASE
 from exbert_lit.bench.corpus import percentiles_ms
-from exbert_lit.bench.corpus import recall_at_k
 from exbert_lit.bench.corpus import synthetic_context_vectors
 
 SECTION = "scale"
@@ -61,12 +61,12 @@ class Candidate:
 
 
 def candidates() -> list[Candidate]:
-  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import factories  # pylint: disable=g-import-not-at-top
   dim = BERT_BASE["num_heads"] * BERT_BASE["head_dim"]
-  factory, params = build.default_factory(build.EXACT_MAX_VECTORS + 1, [dim])
+  factory, params = factories.default_factory(factories.EXACT_MAX_VECTORS + 1, [dim])
   return [
       Candidate(factory, params, note="the build's default above "
-                f"{build.EXACT_MAX_VECTORS:,} vectors"),
+                f"{factories.EXACT_MAX_VECTORS:,} vectors"),
       Candidate("SQ8", max_vectors=2_000_000, note="the previous default"),
       Candidate(f"PQ{dim // 2}x4fs", max_vectors=2_000_000,
                 note="the default's candidate codes alone: the <= 8 KB/token option"),
@@ -77,29 +77,6 @@ def candidates() -> list[Candidate]:
 
 # ---------------------------------------------------------------------------------------------
 # Pure helpers (tested in tests/test_bench_scale.py).
-
-def merge_top_k(scores: np.ndarray, ids: np.ndarray, new_scores: np.ndarray, first_id: int,
-                k: int) -> tuple[np.ndarray, np.ndarray]:
-  """The running exact top-k after one more chunk.
-
-  Args:
-    scores, ids: [Q, k'] the top so far (k' <= k; ids -1 = none yet, score -inf).
-    new_scores: [Q, n] the chunk's scores; its ids are first_id .. first_id + n - 1.
-  Returns [Q, min(k, k' + n)] scores (descending) and ids; equal scores are ordered by id
-  (which of several equal scores at the k-th place survives is unspecified).
-  """
-  n = new_scores.shape[1]
-  new_ids = np.broadcast_to(np.arange(first_id, first_id + n), new_scores.shape)
-  if n > k:  # only the chunk's own top k can enter the running top k
-    part = np.argpartition(-new_scores, k - 1, axis=1)[:, :k]
-    new_scores = np.take_along_axis(new_scores, part, 1)
-    new_ids = np.take_along_axis(new_ids, part, 1)
-  all_scores = np.concatenate([scores, new_scores], axis=1)
-  all_ids = np.concatenate([ids, new_ids], axis=1)
-  keep = min(k, all_scores.shape[1])
-  order = np.lexsort((all_ids, -all_scores), axis=-1)[:, :keep]
-  return np.take_along_axis(all_scores, order, 1), np.take_along_axis(all_ids, order, 1)
-
 
 def parse_sizes(text: str) -> list[int]:
   """"1000000,10000000" -> [1000000, 10000000]; anything else is a one-line ValueError."""
@@ -157,28 +134,35 @@ def measure_size(n: int, chosen: list[Candidate], n_queries: int, workdir: pathl
                  *, num_heads: int, head_dim: int, chunk: int = CHUNK) -> list[dict]:
   """Builds every candidate index over `n` synthetic vectors and measures it (see module)."""
   import faiss  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from faiss.contrib import evaluation  # pylint: disable=g-import-not-at-top
+  from faiss.contrib import exhaustive_search  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import factories  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
   dim = num_heads * head_dim
   queries = _queries(n_queries, num_heads, head_dim)
   all_queries = np.concatenate(list(queries.values()))               # [kinds * Q, D]
-  truth_scores = np.full((len(all_queries), 0), -np.inf, dtype=np.float32)
-  truth_ids = np.full((len(all_queries), 0), -1, dtype=np.int64)
   built = []
   for c in chosen:
     index = faiss.index_factory(dim, c.factory, faiss.METRIC_INNER_PRODUCT)
     t0 = time.perf_counter()
-    index.train(synthetic_context_vectors(min(n, build.train_size(c.factory)), num_heads,
+    index.train(synthetic_context_vectors(min(n, factories.train_size(c.factory)), num_heads,
                                           head_dim, seed=0))
     built.append({"candidate": c, "index": index, "seconds": time.perf_counter() - t0})
-  for start in range(0, n, chunk):
-    x = synthetic_context_vectors(min(chunk, n - start), num_heads, head_dim,
-                                  seed=1 + start // chunk)
-    truth_scores, truth_ids = merge_top_k(truth_scores, truth_ids, all_queries @ x.T, start, K)
-    for b in built:
-      t0 = time.perf_counter()
-      b["index"].add(x)
-      b["seconds"] += time.perf_counter() - t0
+
+  def chunks():
+    """The n vectors chunk by chunk, each added (timed) to every candidate on the way: one
+    pass feeds both the candidates and the exact top-K."""
+    for start in range(0, n, chunk):
+      x = synthetic_context_vectors(min(chunk, n - start), num_heads, head_dim,
+                                    seed=1 + start // chunk)
+      for b in built:
+        t0 = time.perf_counter()
+        b["index"].add(x)
+        b["seconds"] += time.perf_counter() - t0
+      yield x
+
+  _, truth_ids = exhaustive_search.knn_ground_truth(all_queries, chunks(), K,
+                                                    faiss.METRIC_INNER_PRODUCT)
   truth = dict(zip(queries, np.split(truth_ids, len(queries))))
   results = []
   for b in built:
@@ -203,7 +187,8 @@ def measure_size(n: int, chosen: list[Candidate], n_queries: int, workdir: pathl
         ids.append(np.pad(i, (0, K - len(i)), constant_values=-1))
       p50, p95 = percentiles_ms(seconds)
       kinds[kind] = {"p50_ms": p50, "p95_ms": p95,
-                     "recall@50": recall_at_k(np.stack(ids), truth[kind])}
+                     "recall@50": evaluation.knn_intersection_measure(np.stack(ids),
+                                                                      truth[kind])}
     per_token = store_bytes_per_token(size / n, num_layers=BERT_BASE["num_layers"],
                                       num_heads=num_heads)
     results.append({"factory": c.factory, "params": c.params, "note": c.note, "vectors": n,
