@@ -7,6 +7,7 @@ import pytest
 
 from exbert_lit import bench
 from exbert_lit.bench import scale
+from exbert_lit.errors import ExbertError
 
 @pytest.mark.parametrize("num_heads,want", [
     (12, {"1 head": [3], "3 heads": [1, 5, 9], "6 heads": [1, 2, 3, 4, 5, 6], "all heads": None}),
@@ -53,5 +54,5 @@ def test_parse_sizes(text, sizes):
 
 @pytest.mark.parametrize("text", ["", "x", "0", "10,-5", "1e6"])
 def test_parse_sizes_refuses(text):
-  with pytest.raises(ValueError, match="--scale-sizes must be positive numbers"):
+  with pytest.raises(ExbertError, match="--scale-sizes must be positive numbers"):
     scale.parse_sizes(text)

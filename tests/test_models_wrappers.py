@@ -8,9 +8,12 @@ import pytest
 import torch
 import transformers
 
+from exbert_lit.errors import ExbertError
 from exbert_lit.models import api
 from exbert_lit.models import hf
+from exbert_lit.models import internals
 from exbert_lit.models import registry
+from exbert_lit.models import targets
 import tiny_models
 
 ALL = tuple(tiny_models.BUILDERS)
@@ -183,8 +186,8 @@ def test_special_tokens_flagged(models):
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
-def test_empty_text_is_a_value_error_naming_the_field(models, name, text):
-  with pytest.raises(ValueError, match="^text: "):
+def test_empty_text_is_a_user_error_naming_the_field(models, name, text):
+  with pytest.raises(ExbertError, match="^text: "):
     list(models[name].predict([{"text": text}]))
 
 
@@ -249,7 +252,7 @@ def test_grad_target_pins_the_explained_token(models, name):
   assert pinned["grad_target"] == second
   assert pinned["target_margin"] < 0
   assert not np.allclose(pinned["token_grad_text"], out["token_grad_text"])
-  with pytest.raises(ValueError, match="^grad_target: "):
+  with pytest.raises(ExbertError, match="^grad_target: "):
     list(model.predict([{"text": SENTENCES[0], "grad_target": "no-such-piece-xyz"}]))
 
 
@@ -295,7 +298,7 @@ def test_unsupported_architecture_is_one_line_error_naming_it(tmp_path, tiny_ber
       intermediate_size=64, max_position_embeddings=66)
   transformers.MPNetForMaskedLM(config).save_pretrained(tmp_path)
   tokenizer.save_pretrained(tmp_path)
-  with pytest.raises(ValueError, match="model_type 'mpnet' is not supported") as e:
+  with pytest.raises(ExbertError, match="model_type 'mpnet' is not supported") as e:
     registry.load_model(str(tmp_path))
   assert "\n" not in str(e.value)
 
@@ -340,3 +343,27 @@ def test_device_option_moves_weights_and_returns_cpu_outputs(models, tiny_model_
   assert moved.fingerprint() == models[name].fingerprint()
   with pytest.raises(RuntimeError):
     registry.load_model(str(tiny_model_dirs[name]), name=name, device="no-such-device")
+
+
+@pytest.mark.parametrize("error", [registry.ModelNotFoundError,
+                                   internals.UnsupportedArchitectureError])
+def test_model_user_errors_are_exbert_errors(error):
+  assert issubclass(error, ExbertError)
+
+
+@pytest.mark.parametrize("example,want", [
+    ({"grad_target": "cat"}, "cat"),                              # given
+    ({"_meta": {"parentId": "a"}}, "dog"),                        # inherited from the parent
+    ({"grad_target": "cat", "_meta": {"parentId": "a"}}, "cat"),  # given wins
+    ({"_meta": {"parentId": "unknown"}}, None),
+    ({"_meta": {"parentId": "evicted"}}, None),                   # past the memory's size
+    ({}, None),
+])
+def test_target_memory(example, want):
+  """HotFlip's children explain their parent's target (see targets.py)."""
+  memory = targets.TargetMemory(size=2)
+  memory.remember("evicted", "bird")
+  memory.remember("a", "dog")
+  memory.remember("b", "fish")
+  assert len(memory) == 2
+  assert memory.requested(example) == want

@@ -25,6 +25,7 @@ from exbert_lit.corpus import build
 from exbert_lit.corpus import ray_engine
 from exbert_lit.corpus import search
 from exbert_lit.corpus import store
+from exbert_lit.errors import ExbertError
 from exbert_lit.models import load_model
 from test_store import CORPUS
 from test_store import store_files
@@ -292,8 +293,13 @@ def test_default_workers(cluster, workers):
   assert ray_engine.default_workers(cluster) == workers
 
 
+def test_ray_engine_is_an_annotating_engine():
+  from exbert_lit.corpus import engine   # pylint: disable=g-import-not-at-top
+  assert isinstance(ray_engine.RayEngine(lambda: None), engine.AnnotatingEngine)
+
+
 def test_engine_refuses_zero_workers():
-  with pytest.raises(ValueError, match="workers must be at least 1"):
+  with pytest.raises(ExbertError, match="workers must be at least 1"):
     ray_engine.RayEngine(lambda: None, workers=0)
 
 

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from exbert_lit.corpus import build
+from exbert_lit.corpus import engine
 from exbert_lit.corpus import manifest as manifest_lib
 from exbert_lit.corpus import search
 from exbert_lit.corpus import store
+from exbert_lit.errors import ExbertError
 from corpus_fakes import FakeModel
 
 CORPUS = """The girl ran to a local pub. She wanted to escape the din of her city.
@@ -117,6 +119,36 @@ def test_resume_after_injected_failure_equals_uninterrupted(tmp_path, corpus_fil
   # Only the missing shard ran: 9 sentences, shards of 3, batches of 2 -> 2 calls.
   assert model.calls == 2
   assert store_files(resumed) == store_files(whole)
+
+
+class ReversedEngine:
+  """A ShardEngine that runs the pending shards last first, as a parallel engine may finish
+  them: the store must not depend on the order."""
+
+  def __init__(self):
+    self.order = []
+
+  def __call__(self, work, model, sentences, pending, templates, config):
+    for shard in reversed(pending):
+      self.order.append(shard[0])
+      yield from engine.run_shards_locally(work, model, sentences, [shard], templates, config)
+
+
+def test_any_engine_in_any_order_writes_the_same_store(tmp_path, corpus_file):
+  build.build(FakeModel(), str(corpus_file), tmp_path / "local", CONFIG, progress=False)
+  reversed_engine = ReversedEngine()
+  assert isinstance(reversed_engine, engine.ShardEngine)
+  assert not isinstance(reversed_engine, engine.AnnotatingEngine)
+  assert isinstance(build.run_shards_locally, engine.ShardEngine)
+  build.build(FakeModel(), str(corpus_file), tmp_path / "reversed", CONFIG, progress=False,
+              engine=reversed_engine)
+  assert reversed_engine.order == [2, 1, 0]
+  assert store_files(tmp_path / "reversed") == store_files(tmp_path / "local")
+
+
+def test_store_errors_are_user_errors():
+  assert issubclass(store.StoreError, ExbertError)
+  assert issubclass(manifest_lib.ManifestError, ExbertError)
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, corpus_file):
@@ -278,7 +310,7 @@ def test_trainable_index_type(tmp_path, corpus_file):
   moved = search.CorpusIndex.open(tmp_path / "moved")
   assert moved.search(query, layer=1, k=5)["matches"] == before["matches"]
   assert len(before["matches"]) == 5
-  with pytest.raises(ValueError, match="invalid faiss index type 'Bogus12'"):
+  with pytest.raises(ExbertError, match="invalid faiss index type 'Bogus12'"):
     build.build(FakeModel(), str(corpus_file), tmp_path / "t",
                 build.BuildConfig(index_type="Bogus12"), progress=False)
 

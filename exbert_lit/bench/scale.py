@@ -32,6 +32,7 @@ from exbert_lit import bench
 from exbert_lit.bench.corpus import BERT_BASE
 from exbert_lit.bench.corpus import percentiles_ms
 from exbert_lit.bench.corpus import synthetic_context_vectors
+from exbert_lit.errors import ExbertError
 
 SECTION = "scale"
 DEFAULT = False  # minutes and ~15 GB of RAM at 10M: only with --scale or --section scale
@@ -79,13 +80,13 @@ def candidates() -> list[Candidate]:
 # Pure helpers (tested in tests/test_bench_scale.py).
 
 def parse_sizes(text: str) -> list[int]:
-  """"1000000,10000000" -> [1000000, 10000000]; anything else is a one-line ValueError."""
+  """"1000000,10000000" -> [1000000, 10000000]; anything else is a one-line ExbertError."""
   try:
     sizes = [int(part) for part in text.split(",") if part.strip()]
   except ValueError:
     sizes = []
   if not sizes or min(sizes) < 1:
-    raise ValueError(f"--scale-sizes must be positive numbers like 1000000,10000000, "
+    raise ExbertError(f"--scale-sizes must be positive numbers like 1000000,10000000, "
                      f"not {text!r}")
   return sizes
 
