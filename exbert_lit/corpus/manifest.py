@@ -1,4 +1,4 @@
-"""The manifest of a corpus store, typed: what the build writes (build.py, through
+"""The manifest of a corpus store, typed: what the build writes (finish.py, through
 `Manifest.to_json`) and what search reads back (store.read_info, CorpusIndex.info).
 
 On disk it is manifest.json, a JSON object whose layout is format version 1 (unchanged by this
