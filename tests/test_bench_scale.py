@@ -2,12 +2,12 @@
 timing is asserted; the real run is the command)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from exbert_lit import bench
 from exbert_lit.bench import scale
 from exbert_lit.errors import ExbertError
+
 
 @pytest.mark.parametrize("num_heads,want", [
     (12, {"1 head": [3], "3 heads": [1, 5, 9], "6 heads": [1, 2, 3, 4, 5, 6], "all heads": None}),
