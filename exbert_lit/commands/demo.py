@@ -50,12 +50,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-  from exbert_lit import server  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
-  from exbert_lit.analysis import stores  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
-  from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
-  from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
 
   started = time.perf_counter()
   # Everything checkable without the models, before the (slow) loads and indexing.
@@ -70,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
   checks.check_listen(args.host, args.port)
   for name in names:
     checks.model_config(name, "--models")
+  from exbert_lit import server  # pylint: disable=g-import-not-at-top
+  from exbert_lit.analysis import stores  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
+  from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
   models, corpora = {}, {}
   index_seconds = 0.0
   with checks.lower_layer_user_errors():
