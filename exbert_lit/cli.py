@@ -115,6 +115,8 @@ def configure_output(verbose: bool) -> None:
   logging.getLogger("exbert_lit").setLevel(logging.DEBUG if verbose else logging.INFO)
   if verbose:
     return
+  # LIT's notes about its own internals ("Unable to infer init spec ...") are for its developers.
+  logging.getLogger("absl").setLevel(logging.ERROR)
   os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # "Loading weights: 100%|..."
   os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")             # if LIT pulls TensorFlow in
@@ -137,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
   try:
     return int(args.func(args) or 0)
   except ExbertError as e:
-    print(f"exbert-lit {args.command}: error: {e}", file=sys.stderr)
+    message = " ".join(str(e).split("\n"))   # one line, whatever the message
+    print(f"exbert-lit {args.command}: error: {message}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:
     print(f"exbert-lit {args.command}: interrupted", file=sys.stderr)

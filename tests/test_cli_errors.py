@@ -181,3 +181,19 @@ def test_a_bug_keeps_its_traceback(monkeypatch, capsys):
   monkeypatch.setattr(predict, "run", broken)
   with pytest.raises(ValueError, match="a bug"):
     cli.main(["predict", "--model", "x", "--text", "hi"])
+
+
+def test_libraries_are_quiet_unless_verbose(tiny_gpt2_dir):
+  """No weight-loading bar or library log on a good run; `-v` brings them back."""
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+  for var in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
+    env.pop(var, None)
+  argv = ["predict", "--model", str(tiny_gpt2_dir), "--text", "The cat sat", "--json"]
+  quiet = subprocess.run([sys.executable, "-m", "exbert_lit", *argv], capture_output=True,
+                         text=True, env=env, timeout=120, check=False)
+  assert quiet.returncode == 0 and json.loads(quiet.stdout)["tokens"]
+  assert quiet.stderr == ""
+  loud = subprocess.run([sys.executable, "-m", "exbert_lit", "-v", *argv], capture_output=True,
+                        text=True, env=env, timeout=120, check=False)
+  assert loud.returncode == 0 and loud.stdout == quiet.stdout
+  assert "Loading weights" in loud.stderr

@@ -78,6 +78,16 @@ def test_serve_refuses_a_corpus_of_another_model(tiny_gpt2_dir, bert_store, caps
   assert "which is none of the served models" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def test_serve_refuses_a_corpus_of_same_sized_other_weights(tiny_roberta_dir, bert_store, capsys):
+  """RoBERTa and BERT here have the same kind and size: the fingerprint, after loading, decides."""
+  from exbert_lit import cli
+  assert cli.main(["serve", "--model", str(tiny_roberta_dir), "--corpus", str(bert_store),
+                   "--port", "0"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err[-1].startswith("exbert-lit serve: error: --corpus: corpus 'store' was built with "
+                            "model"), err[-3:]
+
+
 def test_demo_refuses_a_count_below_one(capsys):
   from exbert_lit import cli
   with pytest.raises(SystemExit) as exit_info:

@@ -80,14 +80,19 @@ def run(args: argparse.Namespace) -> int:
     datasets = server.load_datasets(args.data or None)
   except (OSError, ValueError) as e:   # the data loaders' messages name the file and line
     raise ExbertError(f"--data: {e}") from None
-  shapes = {name: checks.config_shape(checks.model_config(path, f"--model {path}")[1])
+  shapes = {name: checks.config_shape(checks.model_config(path)[1])
             for name, path in models.items()}
   check_corpora_fit(manifests, shapes)
   with checks.lower_layer_user_errors():
-    srv = server.make_server(
-        models=models, datasets=datasets, corpora=args.corpus or None,
-        corpus_examples=args.corpus_examples, host=args.host, port=args.port,
-        warm_start=args.warm_start)
+    loaded = server.load_models(models)
+    corpora = server.open_corpora(args.corpus or None)
+  try:   # same kind and size, other weights: only the loaded models' fingerprints tell
+    server.check_corpora_match(corpora, loaded)
+  except ValueError as e:   # its one job is this one-line message
+    raise ExbertError(f"--corpus: {e}") from None
+  srv = server.make_server(
+      models=loaded, datasets=datasets, corpora=corpora, corpus_examples=args.corpus_examples,
+      host=args.host, port=args.port, warm_start=args.warm_start)
   srv.serve(on_ready=lambda url: print(f"exBERT-LIT is serving at {url} (Ctrl+C to stop)",
                                        flush=True))
   return 0
