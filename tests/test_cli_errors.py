@@ -144,6 +144,10 @@ CASES = [
     (["bench", "--scale", "--scale-sizes", "1e6"], "--scale-sizes: expected positive whole"),
     (["bench", "--corpus-skip", "everything"], "--corpus-skip: expected some of"),
     (["bench", "--json-out", "{dir}/none/out.json"], "no directory"),
+    (["bench", "--section", "server", "--server-models", "{gpt2},./no-such-model"],
+     "--server-models: model './no-such-model': no such directory"),
+    (["bench", "--section", "corpus", "--corpus-model", "./no-such-model"],
+     "--corpus-model: model './no-such-model': no such directory"),
 ]
 
 

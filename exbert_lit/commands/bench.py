@@ -60,6 +60,18 @@ def check_options(args) -> None:
       raise ExbertError(f"--json-out {args.json_out}: no directory {parent}")
 
 
+def check_models(args, chosen: list[str]) -> None:
+  """The models the chosen sections will load, checked by their configs before any section runs."""
+  from exbert_lit.commands import checks  # pylint: disable=g-import-not-at-top
+  if "corpus" in chosen and "throughput" not in str(getattr(args, "corpus_skip", "")):
+    from exbert_lit.bench import corpus  # pylint: disable=g-import-not-at-top
+    if args.corpus_model not in corpus.RANDOM_MODELS:
+      checks.model_config(args.corpus_model, "--corpus-model")
+  if "server" in chosen:
+    for name in [m.strip() for m in str(args.server_models).split(",") if m.strip()]:
+      checks.model_config(name, "--server-models")
+
+
 def run(args) -> int:
   from exbert_lit import bench  # pylint: disable=g-import-not-at-top
   check_options(args)
@@ -69,6 +81,7 @@ def run(args) -> int:
   else:  # sections marked DEFAULT = False (hours, tens of GB) run only when named
     chosen = args.section or [n for n in sorted(sections)
                               if getattr(sections[n], "DEFAULT", True)]
+  check_models(args, chosen)
   results = []
   for name in chosen:
     started = time.perf_counter()
