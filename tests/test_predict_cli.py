@@ -30,7 +30,7 @@ def test_json_document(capsys, tiny_model_dirs, name):
     assert len(position) == 3
     probs = [p["prob"] for p in position]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
-  assert doc["truncated"] is False
+  assert doc["token_text"][0] and len(doc["token_text"]) == len(doc["tokens"])
 
 
 def test_plain_output_lists_every_token(capsys, tiny_bert_dir):
@@ -49,23 +49,47 @@ def test_headless_model_says_so_in_one_line(capsys, tiny_encoder_dir):
   assert json.loads(out)["predictions"] is None
 
 
-def test_truncation_is_visible(capsys, tiny_gpt2_dir):
-  rc, out, _ = _run(capsys, "--model", str(tiny_gpt2_dir), "--text", "the man told " * 50)
-  assert rc == 0
-  assert out.startswith("warning: text truncated to the model's limit of 64 tokens")
-  rc, out, _ = _run(capsys, "--model", str(tiny_gpt2_dir), "--text", "the man told " * 50,
-                    "--json")
-  assert json.loads(out)["truncated"] is True
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--model", "./no-such-model", "--text", "hi"], "model './no-such-model': no such directory"),
-    (["--model", "minilm", "--text", "   "], "--text: empty or whitespace-only input"),
-])
-def test_user_errors_are_one_line(capsys, args, message):
-  rc, out, err = _run(capsys, *args)
+def test_over_long_text_is_refused_not_cut(capsys, tiny_gpt2_dir):
+  rc, out, err = _run(capsys, "--model", str(tiny_gpt2_dir), "--text", "the man told " * 50)
   assert rc == 2 and out == ""
-  assert err.count("\n") == 1 and message in err and "Traceback" not in err
+  assert err.strip().endswith("limit of 64; shorten it") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name, text, pieces, readable", [
+    # byte-level BPE: Ġ is the space before a word
+    ("gpt2", "The cat sat", ["The", "Ġcat", "Ġsat"], ["The", " cat", " sat"]),
+    # metaspace BPE: ▁ is the space; the first piece of a text keeps it too
+    ("llama", "the cat sat", ["<s>", "▁the", "▁cat", "▁sat"], ["<s>", " the", " cat", " sat"]),
+    # WordPiece: ## marks a continuation, every other piece starts a word
+    ("bert", "the cat walking", ["[CLS]", "the", "cat", "w", "##a", "##l", "##k", "##ing",
+                                 "[SEP]"],
+     ["[CLS]", " the", " cat", " w", "a", "l", "k", "ing", "[SEP]"]),
+])
+def test_json_shows_readable_text_beside_the_pieces(capsys, tiny_model_dirs, name, text, pieces,
+                                                    readable):
+  rc, out, _ = _run(capsys, "--model", str(tiny_model_dirs[name]), "--text", text, "--json",
+                    "--top-k", "2")
+  assert rc == 0
+  doc = json.loads(out)
+  assert doc["tokens"] == pieces and doc["token_text"] == readable
+  marker = {"gpt2": "Ġ", "llama": "▁", "bert": ""}[name]
+  for position in doc["predictions"]:
+    for p in position:   # a word's first piece reads with its space, letters as they are
+      piece = p["token"]
+      if marker and piece.startswith(marker) and piece[1:].isascii() and piece[1:].isalpha():
+        assert p["text"] == " " + piece[1:], p
+      if name == "bert" and piece.startswith("##") and piece[2:].isalpha():
+        assert p["text"] == piece[2:], p
+
+
+@pytest.mark.integration
+def test_smollm2_readable_text():
+  """The issue's example: SmolLM2's byte-level pieces `Ġcat` and `ĠâĢĶ` read " cat" and " —"."""
+  from exbert_lit.commands import predict
+  model = registry.load_model("smollm2", top_k=3, compute_gradients=False)
+  doc = predict.predictions(model, "A cat — sat", 3)
+  assert list(zip(doc["tokens"], doc["token_text"])) == [
+      ("A", "A"), ("Ġcat", " cat"), ("ĠâĢĶ", " —"), ("Ġsat", " sat")]
 
 
 @pytest.mark.integration

@@ -60,7 +60,7 @@ def test_serve_prints_url_and_answers(tiny_bert_dir, bert_store, tmp_path):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--data", "/nonexistent.txt"], "no such data file: /nonexistent.txt"),
+    (["--data", "/nonexistent.txt"], "--data /nonexistent.txt: no such file"),
     (["--corpus", "/nonexistent_store"], "no corpus index at /nonexistent_store"),
     (["--model", "x=/nonexistent_model"], "/nonexistent_model"),
 ])
@@ -75,7 +75,17 @@ def test_serve_refuses_a_corpus_of_another_model(tiny_gpt2_dir, bert_store, caps
   from exbert_lit import cli
   assert cli.main(["serve", "--model", str(tiny_gpt2_dir), "--corpus", str(bert_store),
                    "--port", "0"]) == 2
-  assert "which this server does not serve" in capsys.readouterr().err.strip().splitlines()[-1]
+  assert "which is none of the served models" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_serve_refuses_a_corpus_of_same_sized_other_weights(tiny_roberta_dir, bert_store, capsys):
+  """RoBERTa and BERT here have the same kind and size: the fingerprint, after loading, decides."""
+  from exbert_lit import cli
+  assert cli.main(["serve", "--model", str(tiny_roberta_dir), "--corpus", str(bert_store),
+                   "--port", "0"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err[-1].startswith("exbert-lit serve: error: --corpus: corpus 'store' was built with "
+                            "model"), err[-3:]
 
 
 def test_demo_refuses_a_count_below_one(capsys):

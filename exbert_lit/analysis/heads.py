@@ -31,6 +31,8 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from exbert_lit.errors import ExbertError
+
 
 def label_codes(vocab: Sequence[str], labels: Iterable[str]) -> np.ndarray:
   """Vocabulary codes of `labels`, matched case-insensitively ("AUX" finds "aux").  -> int [n]"""
@@ -117,7 +119,7 @@ def head_label_shares(table, field: str, labels: Iterable[str],
   labels = list(labels)
   codes = label_codes(table.vocab, labels)
   if codes.size == 0:
-    raise ValueError(f"no token of this corpus index has {field} = {', '.join(labels)}")
+    raise ExbertError(f"no token of this corpus index has {field} = {', '.join(labels)}")
   is_label = rows_with_label(table.columns[field], codes)
   sources = source_mask(table) if sources is None else np.asarray(sources, dtype=bool)
   starts = _row_starts(table)[sources]
@@ -197,7 +199,7 @@ def rank(index, field: str, label: str, *, source_field: Optional[str] = None,
   """
   labels = _split(label)
   if not labels:
-    raise ValueError("give a label, e.g. aux")
+    raise ExbertError("give a label, e.g. aux")
   table = index.table
   if skip_first is None:
     skip_first = bool(index.is_causal)

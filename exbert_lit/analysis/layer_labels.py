@@ -17,6 +17,8 @@ from typing import Iterable, Optional, Sequence
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import search as search_lib
 from exbert_lit.corpus import store
+from exbert_lit.errors import ExbertError
+
 
 KINDS = ("embedding", "context")
 
@@ -82,7 +84,7 @@ def labels_by_layer(index, internals, position: int, *, field: str = "pos", k: i
   Returns: {"embedding": [rows for l = 0..L], "context": [rows for l = 1..L]}.
   """
   if not 0 <= position < len(internals.tokens):
-    raise ValueError(f"position {position} is out of range: the sentence has "
+    raise ExbertError(f"position {position} is out of range: the sentence has "
                      f"{len(internals.tokens)} word-pieces")
   out: dict[str, list[dict]] = {}
   for kind in kinds:

@@ -11,13 +11,15 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from exbert_lit.errors import ExbertError
+
 
 def word_piece(tokenizer, word: str) -> str:
   """The single word-piece of `word` as it follows a space (" her" -> "Ġher" for byte-level BPE,
-  "her" for WordPiece). Raises ValueError if the tokenizer splits it into several pieces."""
+  "her" for WordPiece). Raises ExbertError if the tokenizer splits it into several pieces."""
   pieces = tokenizer.tokenize(" " + word.strip())
   if len(pieces) != 1:
-    raise ValueError(f"{word!r} is {len(pieces)} word-pieces for this tokenizer ({pieces}); "
+    raise ExbertError(f"{word!r} is {len(pieces)} word-pieces for this tokenizer ({pieces}); "
                      f"choose words that are one piece")
   return pieces[0]
 
@@ -59,7 +61,7 @@ def attention_from(attention: np.ndarray, source: int, targets: Mapping[str, int
   rows = []
   for layer in layers:
     if not 1 <= layer <= num_layers:
-      raise ValueError(f"layer {layer} is out of range: layers are numbered 1..{num_layers}")
+      raise ExbertError(f"layer {layer} is out of range: layers are numbered 1..{num_layers}")
     for head in range(num_heads):
       weights = att[layer - 1, head, source]
       rest = max(1.0 - float(weights[0]), 1e-12)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
+from exbert_lit.errors import ExbertError
+
 
 def whole_word_matches(text: str, word: str) -> list[re.Match]:
   """Every occurrence of `word` in `text`; a word made of letters/digits must match whole
@@ -36,10 +38,10 @@ def word_position(internals, word: str, occurrence: int = 1) -> int:
   """
   found = whole_word_matches(internals.text, word)
   if len(found) < occurrence:
-    raise ValueError(f"{word!r} does not occur {occurrence} time(s) in {internals.text!r}")
+    raise ExbertError(f"{word!r} does not occur {occurrence} time(s) in {internals.text!r}")
   m = found[occurrence - 1]
   position = first_piece(internals.offsets, internals.special, m.start(), m.end())
   if position is None:
-    raise ValueError(f"{word!r} has no word-piece among {list(internals.tokens)} "
+    raise ExbertError(f"{word!r} has no word-piece among {list(internals.tokens)} "
                      "(was the text truncated?)")
   return position

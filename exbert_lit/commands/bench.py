@@ -7,6 +7,14 @@ import platform
 import sys
 import time
 
+from exbert_lit.errors import ExbertError
+
+# Options of the sections that are counts (a whole number >= 1) and lists of them.
+COUNT_OPTIONS = ("corpus_sentences", "corpus_batch_size", "corpus_queries", "scale_queries",
+                 "server_tokens", "server_repeats")
+COUNT_LIST_OPTIONS = ("corpus_sizes", "corpus_heads", "scale_sizes")
+CORPUS_SKIPS = ("throughput", "search")
+
 
 def register(subparsers) -> None:
   from exbert_lit import bench  # pylint: disable=g-import-not-at-top
@@ -24,14 +32,56 @@ def register(subparsers) -> None:
   p.set_defaults(func=run)
 
 
+def option(name: str) -> str:
+  return "--" + name.replace("_", "-")
+
+
+def check_options(args) -> None:
+  """The sections' numbers, lists and output file, checked before any section starts."""
+  for name in COUNT_OPTIONS:
+    value = getattr(args, name, None)
+    if value is not None and value < 1:
+      raise ExbertError(f"{option(name)}: expected a positive whole number, not {value}")
+  for name in COUNT_LIST_OPTIONS:
+    text = getattr(args, name, None)
+    if text is None:
+      continue
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+      raise ExbertError(f"{option(name)}: expected positive whole numbers like 1,5,9, "
+                        f"not {text!r}")
+  skip = {s.strip() for s in str(getattr(args, "corpus_skip", "") or "").split(",") if s.strip()}
+  if skip - set(CORPUS_SKIPS):
+    raise ExbertError(f"--corpus-skip: expected some of {','.join(CORPUS_SKIPS)}, "
+                      f"not {sorted(skip - set(CORPUS_SKIPS))[0]!r}")
+  if args.json_out:
+    parent = pathlib.Path(args.json_out).expanduser().parent
+    if not parent.is_dir():
+      raise ExbertError(f"--json-out {args.json_out}: no directory {parent}")
+
+
+def check_models(args, chosen: list[str]) -> None:
+  """The models the chosen sections will load, checked by their configs before any section runs."""
+  from exbert_lit.commands import checks  # pylint: disable=g-import-not-at-top
+  if "corpus" in chosen and "throughput" not in str(getattr(args, "corpus_skip", "")):
+    from exbert_lit.bench import corpus  # pylint: disable=g-import-not-at-top
+    if args.corpus_model not in corpus.RANDOM_MODELS:
+      checks.model_config(args.corpus_model, "--corpus-model")
+  if "server" in chosen:
+    for name in [m.strip() for m in str(args.server_models).split(",") if m.strip()]:
+      checks.model_config(name, "--server-models")
+
+
 def run(args) -> int:
   from exbert_lit import bench  # pylint: disable=g-import-not-at-top
+  check_options(args)
   sections = bench.sections()
   if getattr(args, "scale", False):
     chosen = ["scale"]
   else:  # sections marked DEFAULT = False (hours, tens of GB) run only when named
     chosen = args.section or [n for n in sorted(sections)
                               if getattr(sections[n], "DEFAULT", True)]
+  check_models(args, chosen)
   results = []
   for name in chosen:
     started = time.perf_counter()

@@ -11,7 +11,10 @@ import logging
 import pathlib
 import time
 
+from exbert_lit.cli import port_number
 from exbert_lit.cli import positive_int
+from exbert_lit.commands import checks
+from exbert_lit.errors import ExbertError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,8 @@ def register(subparsers) -> None:
       "demo", help="minilm + smollm2 on the Brown corpus, in LIT (indexes on first run)",
       description=__doc__.splitlines()[0])
   parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-  parser.add_argument("--port", "-p", type=int, default=5432, help="port (0: any free port)")
+  parser.add_argument("--port", "-p", type=port_number, default=5432,
+                      help="port (0: any free port)")
   parser.add_argument("--sentences", type=positive_int, default=None, metavar="N",
                       help="Brown sentences to index per model (default: minilm "
                            f"{DEFAULT_SENTENCES['minilm']}, smollm2 {DEFAULT_SENTENCES['smollm2']})")
@@ -46,30 +50,39 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-  from exbert_lit import server  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
+
+  started = time.perf_counter()
+  # Everything checkable without the models, before the (slow) loads and indexing.
+  cache = pathlib.Path(args.cache).expanduser() if args.cache else sources.cache_root()
+  if cache.exists() and not cache.is_dir():
+    raise ExbertError(f"--cache {args.cache}: is a file, not a directory")
+  names = [m.strip() for m in args.models.split(",") if m.strip()]
+  if not names:
+    raise ExbertError("--models: give at least one model")
+  if len(set(names)) < len(names):
+    raise ExbertError(f"--models {args.models}: a model is named twice")
+  checks.check_listen(args.host, args.port)
+  for name in names:
+    checks.model_config(name, "--models")
+  from exbert_lit import server  # pylint: disable=g-import-not-at-top
   from exbert_lit.analysis import stores  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
   from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
-
-  started = time.perf_counter()
-  cache = pathlib.Path(args.cache).expanduser() if args.cache else sources.cache_root()
-  names = [m.strip() for m in args.models.split(",") if m.strip()]
-  if not names:
-    raise ValueError("--models: give at least one model")
   models, corpora = {}, {}
   index_seconds = 0.0
-  for name in names:
-    print(f"loading {name}", flush=True)
-    model = load_model(name)
-    models[name] = model
-    count = args.sentences or DEFAULT_SENTENCES.get(name, 1000)
-    t = time.perf_counter()
-    corpora[f"brown-{name}"] = stores.ensure_store(
-        model, "brown", count, config=build.BuildConfig(index_type=DEMO_INDEX),
-        cache=cache)
-    index_seconds += time.perf_counter() - t
+  with checks.lower_layer_user_errors():
+    for name in names:
+      print(f"loading {name}", flush=True)
+      model = load_model(name)
+      models[name] = model
+      count = args.sentences or DEFAULT_SENTENCES.get(name, 1000)
+      t = time.perf_counter()
+      corpora[f"brown-{name}"] = stores.ensure_store(
+          model, "brown", count, config=build.BuildConfig(index_type=DEMO_INDEX),
+          cache=cache)
+      index_seconds += time.perf_counter() - t
   first_corpus = next(iter(corpora.values()))
   demo_data = {
       "examples": datasets.examples_dataset(),

