@@ -17,8 +17,7 @@ from typing import Iterable, Optional, Sequence
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import search as search_lib
 from exbert_lit.corpus import store
-
-KINDS = ("embedding", "context")
+from exbert_lit.notation import DEFAULT_K, KINDS
 
 
 def shares(bins: Iterable[result_lib.Bin]) -> dict[str, float]:
@@ -69,7 +68,7 @@ def first_layer_reaching(rows: Sequence[dict], label: str, threshold: float) -> 
   return None
 
 
-def labels_by_layer(index, internals, position: int, *, field: str = "pos", k: int = 50,
+def labels_by_layer(index, internals, position: int, *, field: str = "pos", k: int = DEFAULT_K,
                     kinds: Sequence[str] = KINDS) -> dict[str, list[dict]]:
   """Per kind, one `layer_row` per layer for the token at `position` of one sentence.
 
