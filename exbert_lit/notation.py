@@ -13,6 +13,7 @@ Numbering is what users see: layers 1..L with 0 = the input embeddings, heads 1.
              them `a-b` is layer a, head b
   offsets    O,O,... | [O,O,...]              `-1,1`, `[-2,2]`; each 0 < |O| <= MAX_OFFSET; empty = default
   k          1..MAX_K                         empty = DEFAULT_K
+  (and no head number above MAX_HEAD, so a range cannot expand without bound)
 
 Head sets are typed as `Optional[tuple[int, ...]]`: sorted, unique, 1-based, None = all heads.
 Lists of numbers (from JSON, or a LIT SparseMultilabel's strings) are accepted where a list makes
@@ -32,6 +33,9 @@ DEFAULT_K = 50
 MAX_K = 1000
 DEFAULT_OFFSETS = (-1, 1)
 MAX_OFFSET = 10
+# Bounds what a head range can expand to (`[1-99999999]` must not allocate a set that size);
+# no model has this many heads in a layer, and check_heads applies the model's own H.
+MAX_HEAD = 1000
 
 Heads = Optional[tuple[int, ...]]   # sorted, unique, 1-based; None = all heads
 
@@ -95,6 +99,8 @@ def _heads_error(value: Any) -> ExbertError:
 def _head(number: int) -> int:
   if number == 0:
     raise ExbertError("heads are numbered from 1; got 0")
+  if number > MAX_HEAD:
+    raise ExbertError(f"head {number} is out of range: no layer has more than {MAX_HEAD} heads")
   return number
 
 

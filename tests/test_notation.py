@@ -86,8 +86,9 @@ def test_canonical_text_reads_back(case):
 def test_defaults_match_the_table():
   d = CASES["defaults"]
   assert (notation.DEFAULT_K, notation.MAX_K, list(notation.DEFAULT_OFFSETS), notation.MAX_OFFSET,
-          list(notation.KINDS)) == (d["DEFAULT_K"], d["MAX_K"], d["DEFAULT_OFFSETS"],
-                                    d["MAX_OFFSET"], d["KINDS"])
+          notation.MAX_HEAD, list(notation.KINDS)) == (
+              d["DEFAULT_K"], d["MAX_K"], d["DEFAULT_OFFSETS"], d["MAX_OFFSET"], d["MAX_HEAD"],
+              d["KINDS"])
 
 
 @pytest.mark.parametrize("value,unset", [

@@ -18,6 +18,8 @@ export const DEFAULT_K = 50;
 export const MAX_K = 1000;
 export const DEFAULT_OFFSETS: readonly number[] = Object.freeze([-1, 1]);
 export const MAX_OFFSET = 10;
+/** Bounds what a head range expands to (as in Python): `[1-99999999]` is refused. */
+export const MAX_HEAD = 1000;
 
 /** A layer and its heads. */
 export interface HeadSelection {
@@ -47,6 +49,10 @@ function headsError(text: string): NotationError {
 
 function head(n: number): number {
   if (n === 0) throw new NotationError('heads are numbered from 1; got 0');
+  if (n > MAX_HEAD) {
+    throw new NotationError(
+        `head ${n} is out of range: no layer has more than ${MAX_HEAD} heads`);
+  }
   return n;
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {describe, it} from 'node:test';
 
-import {checkHeads, DEFAULT_K, DEFAULT_OFFSETS, formatSelection, KINDS, MAX_K, MAX_OFFSET, NotationError, parseHeads, parseK, parseOffsetList, parseSelection} from './notation';
+import {checkHeads, DEFAULT_K, DEFAULT_OFFSETS, formatSelection, KINDS, MAX_HEAD, MAX_K, MAX_OFFSET, NotationError, parseHeads, parseK, parseOffsetList, parseSelection} from './notation';
 import {parseHeadSet} from './heads';
 
 // Compiled to lit_modules/.test-build/, two levels below the repository root.
@@ -77,7 +77,7 @@ describe('notation table: canonical text', () => {
 describe('notation table: defaults', () => {
   it('match Python', () => {
     assert.deepEqual(
-        {DEFAULT_K, MAX_K, DEFAULT_OFFSETS: [...DEFAULT_OFFSETS], MAX_OFFSET, KINDS: [...KINDS]},
+        {DEFAULT_K, MAX_K, DEFAULT_OFFSETS: [...DEFAULT_OFFSETS], MAX_OFFSET, MAX_HEAD, KINDS: [...KINDS]},
         TABLE.defaults);
   });
 });
