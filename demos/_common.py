@@ -13,9 +13,11 @@ import pathlib
 import shlex
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from exbert_lit import notation
 from exbert_lit.cli import positive_int
+from exbert_lit.errors import ExbertError
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_OUT_ROOT = REPO / "artifacts" / "demos"
@@ -23,6 +25,16 @@ DEFAULT_OUT_ROOT = REPO / "artifacts" / "demos"
 
 class DemoError(Exception):
   """A problem with the demo's input: printed as one line, no traceback."""
+
+
+def notation_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+  """An argparse type that reads an option with exbert_lit.notation (its one-line error)."""
+  def convert(text: str) -> Any:
+    try:
+      return parse(text)
+    except ExbertError as e:
+      raise argparse.ArgumentTypeError(str(e)) from None
+  return convert
 
 
 def parser(name: str, description: str, default_model: str, *,
@@ -42,7 +54,9 @@ def parser(name: str, description: str, default_model: str, *,
     p.add_argument("--store", default=None, metavar="DIR",
                    help="corpus store to use or build (default: a cache directory per model, "
                    "corpus and size under ~/.cache/exbert-lit/stores)")
-    p.add_argument("--k", type=positive_int, default=50, help="corpus matches per search (default 50)")
+    p.add_argument("--k", type=notation_type(notation.parse_k), default=notation.DEFAULT_K,
+                   help=f"corpus matches per search, 1..{notation.MAX_K} "
+                   f"(default {notation.DEFAULT_K})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar while indexing")
   return p
 

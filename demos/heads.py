@@ -29,6 +29,7 @@ from typing import Optional
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 import rank_heads  # pylint: disable=g-import-not-at-top,wrong-import-position
+from exbert_lit import notation  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 NAME = "heads"
 TEXT = "She would have escaped the din of the city if she could."
@@ -38,15 +39,20 @@ WORD = "escaped"
 def main(argv: Optional[list[str]] = None) -> int:
   p = _common.parser(NAME, __doc__.split("\n\n")[1], "minilm")
   rank_heads.add_label_options(p)
-  p.add_argument("--layer-head", default=None, metavar="L-H",
+  p.add_argument("--layer-head", type=_common.notation_type(notation.parse_selection),
+                 default=None, metavar="L-H",
                  help="the head to inspect, e.g. 5-3 (default: the top-ranked head)")
   p.add_argument("--text", default=TEXT, help="query sentence")
   p.add_argument("--word", default=WORD, help="query word in --text (its first word-piece)")
   args = p.parse_args(argv)
   from exbert_lit.analysis import heads  # pylint: disable=g-import-not-at-top
   from exbert_lit.analysis import positions  # pylint: disable=g-import-not-at-top
-  from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
 
+  if args.layer_head and (args.layer_head.heads is None or len(args.layer_head.heads) != 1):
+    raise _common.DemoError("--layer-head must name one head, like 5-3, not "
+                            f"{notation.format_selection(args.layer_head)}")
+  if args.layer_head and args.layer_head.layer == 0:
+    raise _common.DemoError("--layer-head: layer 0 (input embeddings) has no attention heads")
   started = time.perf_counter()
   out = _common.out_dir(args, NAME)
   model = _common.load(args.model)
@@ -54,15 +60,9 @@ def main(argv: Optional[list[str]] = None) -> int:
   rank_heads.check_label_options(args)
   chosen_head = None
   if args.layer_head:
-    layer, chosen = search.parse_layer_heads(args.layer_head)
-    if chosen is None or len(chosen) != 1:
-      raise _common.DemoError(f"--layer-head must name one head, like 5-3, not "
-                              f"{args.layer_head!r}")
-    if not 1 <= layer <= model.num_layers:
-      raise _common.DemoError(f"layer {layer} is out of range: layers are numbered "
-                              f"1..{model.num_layers}")
-    search.check_heads(chosen, model.num_heads)
-    chosen_head = (layer, chosen[0])
+    notation.check_layer(args.layer_head.layer, model.num_layers)
+    notation.check_heads(args.layer_head.heads, model.num_heads)
+    chosen_head = (args.layer_head.layer, args.layer_head.heads[0])
   (internals,) = model.internals([args.text])
   position = positions.word_position(internals, args.word)
   index, store_info = _common.corpus_index(args, model)

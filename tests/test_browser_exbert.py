@@ -315,7 +315,7 @@ def test_head_selection_aggregates_heads(app_page, server_url, example_ids):
   # A head set the model does not have is refused with a message, not applied.
   box.fill("2-9")
   box.press("Enter")
-  expect(app_page.attention.locator(".head-error")).to_contain_text("head 9 is out of range 1..4")
+  expect(app_page.attention.locator(".head-error")).to_contain_text("head 9 is out of range: this model has heads 1..4")
   expect(graph).to_have_attribute("data-heads", "1,2,3")
 
 

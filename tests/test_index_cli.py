@@ -55,15 +55,15 @@ def test_search_table_output_for_mask(built, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--layer", "x"], "layer must look like 5, 5-3 or 4-[1,3,9]"),
-    (["--layer", "3"], "layer 3 is out of range for embedding search"),
-    (["--layer", "0", "--kind", "context"], "layer 0 is out of range for context search"),
+    (["--layer", "x"], "layer and heads must look like 5, 5-3, 4-[1,3,9], 2-[1-3,7] or 4-[]"),
+    (["--layer", "3"], "layer 3 is out of range: this model has layers 1..2"),
+    (["--layer", "0", "--kind", "context"], "layer 0 (input embeddings) has no attention context"),
     (["--layer", "1-[2]", "--heads", "1"], "give the heads once"),
-    (["--layer", "1", "--heads", "7"], "head 7 is out of range: heads are numbered 1..4"),
-    (["--layer", "1", "--offsets", "a"], "--offsets must be comma-separated"),
+    (["--layer", "1", "--heads", "7"], "head 7 is out of range: this model has heads 1..4"),
+    (["--layer", "1", "--offsets", "a"], "offsets must look like -1,1 or [-2,2]"),
     (["--layer", "1", "--token", "99"], "--token 99 is out of range"),
     (["--layer", "1", "--word", "zebra"], "--word 'zebra' does not occur in the text"),
-    (["--layer", "1", "--k", "0"], "k must be a positive number"),
+    (["--layer", "1", "--k", "0"], "k 0 is out of range: use 1..1000"),
 ])
 def test_search_errors_are_one_line(built, capsys, argv, message):
   directory, _ = built

@@ -14,47 +14,24 @@ from exbert_lit.bench import corpus as bench_corpus
 from exbert_lit.corpus import build
 from exbert_lit.corpus import search
 from exbert_lit.corpus import store
+from exbert_lit.errors import ExbertError
 from corpus_fakes import FakeModel
 from test_store import CORPUS
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("5", (5, None)), ("0", (0, None)), ("5-3", (5, [3])), ("4-[1,3,9]", (4, [1, 3, 9])),
-    (" 4 - [ 9, 1 ,3 ] ", (4, [1, 3, 9])), ("12-[2]", (12, [2])),
-])
-def test_parse_layer_heads(text, expected):
-  assert search.parse_layer_heads(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "x", "5-", "4-[]", "4-[a]", "-1", "4-[1,3", "4-1-2"])
-def test_parse_layer_heads_errors(text):
-  with pytest.raises(ValueError):
-    search.parse_layer_heads(text)
-
-
-@pytest.mark.parametrize("text,expected", [
-    (None, None), ("", None), ("all", None), ("3", [3]), ("9,1,3", [1, 3, 9]), ("[2,2]", [2]),
-])
-def test_parse_heads(text, expected):
-  assert search.parse_heads(text) == expected
-
-
-def test_parse_heads_error():
-  with pytest.raises(ValueError, match="comma-separated"):
-    search.parse_heads("1;2")
-
-
+# The notation itself (5-3, 4-[1,3,9], 2-[1-3,7], 4-[]) is tested by tests/test_notation.py.
 @pytest.mark.parametrize("heads,num_heads,expected", [
-    (None, 4, None), ([], 4, None), ([3, 1], 4, [1, 3]), ([1, 2, 3, 4], 4, None),
+    (None, 4, None), ([], 4, None), ([3, 1], 4, [1, 3]), ((3, 1, 3), 4, [1, 3]),
+    ([1, 2, 3, 4], 4, None),
 ])
 def test_check_heads(heads, num_heads, expected):
   assert search.check_heads(heads, num_heads) == expected
 
 
 def test_check_heads_out_of_range():
-  with pytest.raises(ValueError, match="head 5 is out of range: heads are numbered 1..4"):
+  with pytest.raises(ExbertError, match=r"^head 5 is out of range: this model has heads 1\.\.4$"):
     search.check_heads([1, 5], 4)
-  with pytest.raises(ValueError, match="head 0 is out of range"):
+  with pytest.raises(ExbertError, match="head 0 is out of range"):
     search.check_heads([0], 4)
 
 

@@ -399,8 +399,8 @@ def test_bad_requests_get_one_line_errors(client, examples):
   assert "unknown interpreter" in client.error(
       "/get_interpretations", {"inputs": examples[:1]}, model="bert",
       dataset_name="sentences", interpreter="nope")
-  assert "layer 9 out of range" in _search(client, examples, {"position": 1, "layer": 9})
-  assert "head 5 out of range" in _search(client, examples,
+  assert "layer 9 is out of range" in _search(client, examples, {"position": 1, "layer": 9})
+  assert "head 5 is out of range" in _search(client, examples,
                                           {"position": 1, "layer": 1, "heads": [1, 5]})
   assert "position 99 out of range" in _search(client, examples, {"position": 99, "layer": 1})
   assert "unknown corpus 'nope'; loaded corpora: bert_corpus, gpt2_corpus" in _search(

@@ -32,6 +32,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from exbert_lit.errors import ExbertError
+from exbert_lit.notation import DEFAULT_K
 
 
 def label_codes(vocab: Sequence[str], labels: Iterable[str]) -> np.ndarray:
@@ -269,7 +270,7 @@ def match_rows(index, result) -> np.ndarray:
 
 
 def query_target_distribution(index, vector: np.ndarray, layer: int, head: int, *,
-                              field: str = "dep", k: int = 50,
+                              field: str = "dep", k: int = DEFAULT_K,
                               skip_special: bool = True, skip_first: bool = False) -> dict:
   """Labels of the max-attended tokens of the k corpus matches of a query, for one head.
 

@@ -18,9 +18,7 @@ from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import search as search_lib
 from exbert_lit.corpus import store
 from exbert_lit.errors import ExbertError
-
-
-KINDS = ("embedding", "context")
+from exbert_lit.notation import DEFAULT_K, KINDS
 
 
 def shares(bins: Iterable[result_lib.Bin]) -> dict[str, float]:
@@ -71,7 +69,7 @@ def first_layer_reaching(rows: Sequence[dict], label: str, threshold: float) -> 
   return None
 
 
-def labels_by_layer(index, internals, position: int, *, field: str = "pos", k: int = 50,
+def labels_by_layer(index, internals, position: int, *, field: str = "pos", k: int = DEFAULT_K,
                     kinds: Sequence[str] = KINDS) -> dict[str, list[dict]]:
   """Per kind, one `layer_row` per layer for the token at `position` of one sentence.
 

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from exbert_lit import bench
+from exbert_lit import notation
 
 SECTION = "corpus"
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   g.add_argument("--corpus-sizes", default="100000,1000000",
                  help="synthetic index sizes for search latency (default 100000,1000000)")
   g.add_argument("--corpus-queries", type=int, default=200)
-  g.add_argument("--corpus-heads", default="1,5,9", help="head subset of the queries")
+  g.add_argument("--corpus-heads", default="1,5,9",
+                 help="head subset of the queries, e.g. 1,5,9 or [1-3,7] (1-based)")
   g.add_argument("--corpus-factories", default="",
                  help="more faiss factories to compare in the search benchmark, ';'-separated, "
                  "each optionally FACTORY|PARAMS, e.g. 'IVF4096,SQ8|nprobe=64;SQ4'")
@@ -295,6 +297,9 @@ def bytes_per_token(search_details: dict, throughput_details: dict | None) -> li
 
 def run(args) -> dict:
   skip = {s.strip() for s in args.corpus_skip.split(",") if s.strip()}
+  # The query head subset in the notation (1,5,9 or [1-3,7]; all = every head), checked first.
+  heads = notation.check_heads(notation.parse_heads(args.corpus_heads), BERT_BASE["num_heads"])
+  heads = list(heads or range(1, BERT_BASE["num_heads"] + 1))
   metrics, details = [], {}
   tdetails = None
   if "throughput" not in skip:
@@ -306,7 +311,6 @@ def run(args) -> dict:
   sdetails = {}
   if "search" not in skip:
     sizes = [int(s) for s in args.corpus_sizes.split(",") if s.strip()]
-    heads = [int(h) for h in args.corpus_heads.split(",") if h.strip()]
     extra = tuple((f.split("|")[0].strip(), f.split("|")[1].strip() if "|" in f else "")
                   for f in args.corpus_factories.split(";") if f.strip())
     m, sdetails = search_latency(sizes, args.corpus_queries, heads, extra)

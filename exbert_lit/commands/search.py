@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import sys
 
+from exbert_lit import notation
 from exbert_lit.analysis import positions
+from exbert_lit.errors import ExbertError
 
 
 def register(subparsers) -> None:
@@ -12,19 +14,26 @@ def register(subparsers) -> None:
       "search", help="search a corpus index for the tokens nearest to one token of a text",
       description="Run the index's model on --text, take the representation of one token at "
       "--layer and show its nearest corpus tokens with histograms of their labels. Layers are "
-      "1..L (0 = input embeddings, embedding search only); heads 1..H; the paper's 4-[1,3,9] "
-      "notation is accepted by --layer.")
+      "1..L (0 = input embeddings, embedding search only); heads 1..H; --layer takes the paper's "
+      "notation: 5-3 is layer 5, head 3; 4-[1,3,9] and 2-[1-3,7] name several heads; 4 and 4-[] "
+      "all heads. Quote it: brackets are special to the shell.")
   p.add_argument("--index", required=True, help="directory written by `exbert-lit index`")
   p.add_argument("--text", required=True, help="the sentence; [MASK] is the mask token")
   which = p.add_mutually_exclusive_group(required=True)
   which.add_argument("--token", type=int, metavar="N",
                      help="0-based word-piece index, special tokens included")
   which.add_argument("--word", metavar="W", help="the first word-piece of the first W in text")
-  p.add_argument("--layer", required=True, help="layer, or layer-head / layer-[heads]")
-  p.add_argument("--kind", choices=("embedding", "context"), default="embedding")
-  p.add_argument("--heads", default=None, help="1-based heads, e.g. 1,3,9 (default all)")
-  p.add_argument("--k", type=int, default=50, help="number of matches (default 50)")
-  p.add_argument("--offsets", default="-1,1", help="neighbour offsets (default -1,1; write --offsets=-2,2 when the first is negative)")
+  p.add_argument("--layer", required=True,
+                 help="layer, with its heads: 5, 5-3, 4-[1,3,9], 2-[1-3,7], 4-[] (all heads)")
+  p.add_argument("--kind", choices=notation.KINDS, default="embedding")
+  p.add_argument("--heads", default=None,
+                 help="1-based heads, e.g. 1,3,9 or [1-3,7] (default all); or give them in --layer")
+  p.add_argument("--k", default=None,
+                 help=f"number of matches, 1..{notation.MAX_K} (default {notation.DEFAULT_K})")
+  p.add_argument("--offsets", default=None,
+                 help="neighbour offsets, e.g. -2,2 or [-2,2] (default "
+                 f"{','.join(map(str, notation.DEFAULT_OFFSETS))}; write --offsets=-2,2 when the "
+                 "first is negative)")
   p.add_argument("--model", default=None, help="load the model from here instead of the name "
                  "in the index's manifest (must be the same model)")
   p.add_argument("--show", type=int, default=10, help="matches to print (default 10)")
@@ -32,46 +41,44 @@ def register(subparsers) -> None:
   p.set_defaults(func=run)
 
 
-def parse_offsets(text: str) -> list[int]:
-  try:
-    return [int(o) for o in text.replace(" ", "").split(",") if o]
-  except ValueError:
-    raise ValueError(f"--offsets must be comma-separated whole numbers like -1,1, "
-                     f"not {text!r}") from None
-
-
 def find_word(text: str, word: str, offsets, special) -> int:
   """Index of the first word-piece of the first whole-word occurrence of `word` in `text`
   (analysis.positions' matching: `a` does not match inside `ran`)."""
   if not word:
-    raise ValueError("--word is empty")
+    raise ExbertError("--word is empty")
   found = positions.whole_word_matches(text, word)
   if not found:
-    raise ValueError(f"--word {word!r} does not occur in the text")
+    raise ExbertError(f"--word {word!r} does not occur in the text")
   position = positions.first_piece(offsets, special, found[0].start(), found[0].end())
   if position is None:
-    raise ValueError(f"--word {word!r} has no word-piece (was the text truncated?)")
+    raise ExbertError(f"--word {word!r} has no word-piece (was the text truncated?)")
   return position
 
 
+def parse_query(args) -> tuple[notation.Selection, int, tuple[int, ...]]:
+  """--layer / --heads, --k and --offsets in the notation (before anything is opened)."""
+  selection = notation.parse_selection(args.layer)
+  if args.heads is not None:
+    if selection.heads is not None:
+      raise ExbertError("give the heads once: in --layer (4-[1,3,9]) or in --heads")
+    selection = notation.Selection(selection.layer, notation.parse_heads(args.heads))
+  if args.word is not None and not args.word:
+    raise ExbertError("--word is empty")
+  return selection, notation.parse_k(args.k), notation.parse_offsets(args.offsets)
+
+
 def run(args) -> int:
-  from exbert_lit.cli import UserError  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
 
-  layer, heads = search.parse_layer_heads(args.layer)
-  if args.heads is not None:
-    if heads is not None:
-      raise UserError("give the heads once: in --layer (4-[1,3,9]) or in --heads")
-    heads = search.parse_heads(args.heads)
-  offsets = parse_offsets(args.offsets)
+  selection, k, offsets = parse_query(args)
+  layer = selection.layer
   index = search.CorpusIndex.open(args.index)
   # Check everything the index can check before the (slow) model load.
+  notation.check_layer(layer, index.num_layers, args.kind)
   index.check_layer(layer, args.kind)
-  heads = search.check_heads(heads, index.num_heads)
-  if args.k < 1:
-    raise UserError(f"k must be a positive number of matches, not {args.k}")
+  heads = search.check_heads(selection.heads, index.num_heads)
   model = load_model(args.model or index.model_name, compute_gradients=False)
   store.check_model(index.manifest, model)
   (internals,) = model.internals([args.text])
@@ -80,10 +87,10 @@ def run(args) -> int:
   else:
     position = args.token
     if not 0 <= position < len(internals.tokens):
-      raise UserError(f"--token {position} is out of range: the text has "
+      raise ExbertError(f"--token {position} is out of range: the text has "
                       f"{len(internals.tokens)} word-pieces (0..{len(internals.tokens) - 1})")
   vector = search.vector_of(internals, args.kind, layer, position)
-  result = index.search(vector, layer=layer, kind=args.kind, heads=heads, k=args.k,
+  result = index.search(vector, layer=layer, kind=args.kind, heads=heads, k=k,
                         offsets=offsets)
   if args.json:
     json.dump(result, sys.stdout, ensure_ascii=False)

@@ -1,8 +1,9 @@
 """Corpus search: query vector -> nearest token representations -> label histograms.
 
 Numbering (the same wherever a user types it): layers 1..L, 0 = input embeddings (embedding
-search only); heads 1..H; positions 0-based word-piece indices, specials included. The paper's
-`<layer>-<head>` and `<layer>-[<heads>]` notation is accepted by `parse_layer_heads`.
+search only); heads 1..H; positions 0-based word-piece indices, specials included. What a user
+types (the paper's `5-3`, `4-[1,3,9]`, `2-[1-3,7]`, `4-[]`, offsets, k) is read by
+exbert_lit/notation.py, which also owns the defaults and the range checks.
 
 Head subsets: context vectors are stored with every head's slice at unit norm, so zeroing the
 other heads' slices of the query makes the inner product the sum of per-head cosines over the
@@ -29,62 +30,28 @@ from __future__ import annotations
 import collections
 import functools
 import pathlib
-import re
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from exbert_lit import notation
 from exbert_lit.corpus import faiss_tools
 from exbert_lit.corpus import manifest as manifest_lib
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import store
 from exbert_lit.corpus import vectors as vectors_lib
 from exbert_lit.errors import ExbertError
-
-DEFAULT_K = 50
-DEFAULT_OFFSETS = (-1, 1)
-_LAYER_HEADS = re.compile(r"^\s*(\d+)\s*(?:-\s*(?:\[([\d,\s]*)\]|(\d+))\s*)?$")
+from exbert_lit.notation import DEFAULT_K, DEFAULT_OFFSETS
 
 
 # ---------------------------------------------------------------------------------------------
 # Pure helpers.
 
-def parse_heads(text: Optional[str]) -> Optional[list[int]]:
-  """"1,3,9" -> [1, 3, 9]; "" / None / "all" -> None (all heads). Order and duplicates dropped."""
-  if text is None or text.strip() in ("", "all"):
-    return None
-  try:
-    heads = sorted({int(h) for h in text.strip().strip("[]").split(",") if h.strip()})
-  except ValueError as e:
-    raise ValueError(f"heads must be comma-separated numbers like 1,3,9, not {text!r}") from e
-  return heads or None
-
-
-def parse_layer_heads(text: str) -> tuple[int, Optional[list[int]]]:
-  """The paper's notation: "5" -> (5, None), "5-3" -> (5, [3]), "4-[1,3,9]" -> (4, [1, 3, 9])."""
-  m = _LAYER_HEADS.match(str(text))
-  if not m:
-    raise ValueError(f"layer must look like 5, 5-3 or 4-[1,3,9], not {text!r}")
-  layer = int(m.group(1))
-  if m.group(3) is not None:
-    return layer, [int(m.group(3))]
-  if m.group(2) is not None:
-    heads = parse_heads(m.group(2))
-    if heads is None:
-      raise ValueError(f"no heads inside the brackets of {text!r}")
-    return layer, heads
-  return layer, None
-
-
 def check_heads(heads: Optional[Sequence[int]], num_heads: int) -> Optional[list[int]]:
-  """Validated, sorted, 1-based heads; None (= all) for None, empty, or every head."""
-  if heads is None or len(heads) == 0:
-    return None
-  chosen = sorted({int(h) for h in heads})
-  bad = [h for h in chosen if not 1 <= h <= num_heads]
-  if bad:
-    raise ValueError(f"head {bad[0]} is out of range: heads are numbered 1..{num_heads}")
-  return None if len(chosen) == num_heads else chosen
+  """notation.check_heads as the list that search results carry: validated, sorted, 1-based;
+  None (= all) for None, empty, or every head."""
+  checked = notation.check_heads(heads, num_heads)
+  return None if checked is None else list(checked)
 
 
 def mask_heads(query: np.ndarray, heads: Optional[Sequence[int]], num_heads: int) -> np.ndarray:

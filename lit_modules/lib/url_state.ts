@@ -8,8 +8,9 @@
  */
 
 import {formatHeadSet, HeadSetError, parseHeadSet} from './heads';
+import {DEFAULT_OFFSETS, KINDS, NotationError, parseOffsetList} from './notation';
 
-export type SearchKind = 'embedding'|'context';
+export type SearchKind = typeof KINDS[number];
 
 export interface ViewState {
   /** 1..L; null = not chosen yet (the view picks one). */
@@ -36,7 +37,7 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   hideSpecials: false,
   kind: 'context',
   inputLayer: false,
-  offsets: [-1, 1],
+  offsets: [...DEFAULT_OFFSETS],
 });
 
 export const URL_PREFIX = 'exbert_';
@@ -48,12 +49,17 @@ const KEY_KIND = 'exbert_kind';
 const KEY_INPUT = 'exbert_input_layer';
 const KEY_OFFSETS = 'exbert_offsets';
 
-/** Sorted unique non-zero integer offsets from `-2,-1,1`; null if unreadable. */
+/**
+ * Offsets in the notation (`-1,1`, `[-2,2]`; empty = the default), or null
+ * if the text is not; parseOffsetList in lib/notation.ts gives the error.
+ */
 export function parseOffsets(text: string): number[]|null {
-  const parts = text.split(',').map(s => s.trim()).filter(s => s !== '');
-  if (parts.some(p => !/^[+-]?\d+$/.test(p))) return null;
-  const values = new Set(parts.map(Number).filter(v => v !== 0));
-  return [...values].sort((a, b) => a - b);
+  try {
+    return parseOffsetList(text);
+  } catch (e) {
+    if (!(e instanceof NotationError)) throw e;
+    return null;
+  }
 }
 
 /** Our parameters for a state; defaults are left out to keep links short. */
@@ -93,7 +99,7 @@ export function decodeState(params: URLSearchParams): ViewState {
   if (params.get(KEY_SIDE) === 'right') state.side = 'right';
   state.hideSpecials = params.get(KEY_SPECIALS) === '1';
   const kind = params.get(KEY_KIND);
-  if (kind === 'embedding' || kind === 'context') state.kind = kind;
+  if (KINDS.includes(kind as SearchKind)) state.kind = kind as SearchKind;
   state.inputLayer = params.get(KEY_INPUT) === '1';
   const offsets = params.get(KEY_OFFSETS);
   if (offsets !== null) {

@@ -29,7 +29,8 @@ describe('encode / decode', () => {
     ['negative token ignored', 'exbert_token=-3', {}],
     ['unknown kind ignored', 'exbert_kind=magic', {}],
     ['bad offsets ignored', 'exbert_offsets=1,x', {}],
-    ['zero dropped from offsets', 'exbert_offsets=1,0,-1,1', {offsets: [-1, 1]}],
+    ['offset 0 falls back', 'exbert_offsets=2,0', {}],
+    ['duplicate offsets merged', 'exbert_offsets=2,-2,2', {offsets: [-2, 2]}],
     ['other parameters ignored', 'models=bert&primary=abc', {}],
   ];
   for (const [name, query, changes] of bad) {
@@ -41,7 +42,8 @@ describe('encode / decode', () => {
 
 describe('parseOffsets', () => {
   const cases: Array<[string, number[]|null]> = [
-    ['-1,1', [-1, 1]], ['+2, -2', [-2, 2]], ['', []], ['a', null],
+    ['-1,1', [-1, 1]], ['+2, -2', [-2, 2]], ['[-3,1]', [-3, 1]], ['', [-1, 1]], ['a', null],
+    ['0', null],
   ];
   for (const [text, offsets] of cases) {
     it(`parses "${text}"`, () => assert.deepEqual(parseOffsets(text), offsets));

@@ -7,6 +7,7 @@
 // tslint:disable:no-new-decorators
 import {action, autorun, makeObservable, observable} from 'mobx';
 
+import {DEFAULT_OFFSETS} from '../lib/notation';
 import {decodeState, SearchKind, ViewState, withState} from '../lib/url_state';
 
 /** The views' observable state; change it only through `update`. */
@@ -18,7 +19,7 @@ export class ExbertViewState implements ViewState {
   @observable hideSpecials = false;
   @observable kind: SearchKind = 'context';
   @observable inputLayer = false;
-  @observable.ref offsets: number[] = [-1, 1];
+  @observable.ref offsets: number[] = [...DEFAULT_OFFSETS];
   /**
    * Word-pieces of the sentence in the attention view, so the corpus view can
    * name the token it searches for. Not part of the URL.
