@@ -23,6 +23,7 @@ import {columnHeight, ColumnLayout, edgePath, rowCentre, rowIndices} from '../li
 import {formatHeadSet, HeadSetError, isHeadSelected, parseHeadSet, toggleHead} from '../lib/heads';
 import {displayToken, maskedText, maskTokens} from '../lib/tokens';
 
+import {viewModel} from './model_group';
 import {exbertState} from './view_state';
 
 /** [(token, probability)], best first. */
@@ -256,10 +257,16 @@ export class ExbertAttentionModule extends LitModule {
     makeObservable(this);
   }
 
+  /** The LIT model asked for the attention: `_NAME_internals`, else NAME. */
+  @computed
+  get sourceModel(): string {
+    return viewModel(this.model, this.appState.metadata.models);
+  }
+
   @computed
   get fields(): AttentionFields|null {
     if (!this.model) return null;
-    const spec = this.appState.getModelSpec(this.model);
+    const spec = this.appState.getModelSpec(this.sourceModel);
     return attentionFields(spec.input, spec.output);
   }
 
@@ -329,10 +336,10 @@ export class ExbertAttentionModule extends LitModule {
 
   override firstUpdated() {
     this.reactImmediately(
-        () => [this.selectionService.primarySelectedInputData, this.model,
-               this.layer, this.fields] as const,
-        ([input, , layer, fields]) => {
-          this.load(input, layer, fields);
+        () => [this.selectionService.primarySelectedInputData,
+               this.sourceModel, this.layer, this.fields] as const,
+        ([input, source, layer, fields]) => {
+          this.load(input, source, layer, fields);
         });
     // Keep the head-set box in step with the state unless it holds an error.
     this.reactImmediately(
@@ -360,7 +367,7 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   private async load(
-      input: IndexedInput|null, layer: number|null,
+      input: IndexedInput|null, source: string, layer: number|null,
       fields: AttentionFields|null) {
     if (input == null || layer === null || fields === null) {
       this.data = null;
@@ -370,8 +377,10 @@ export class ExbertAttentionModule extends LitModule {
     const requested = [fields.tokens, attentionKey];
     if (fields.special !== null) requested.push(fields.special);
     if (fields.preds !== null) requested.push(fields.preds);
+    // One layer of the model's attention: LIT returns only the requested
+    // fields, and its cache answers the other layers without a model run.
     const promise = this.apiService.getPreds(
-        [input], this.model, this.appState.currentDataset, [], requested,
+        [input], source, this.appState.currentDataset, [], requested,
         `Loading attention of layer ${layer}`);
     let results;
     try {
