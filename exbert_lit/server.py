@@ -7,8 +7,9 @@ For people who already run LIT, three lines add exBERT:
                                     corpora=["~/corpora/brown-bert"], port=5432)
     server.serve()
 
-`make_app` returns the WSGI app alone (an `exbert_lit.lit.app.ExbertApp`, for gunicorn or a test); `ExbertServer.start()` serves it
-from a background thread (tests, benchmarks, notebooks) and `.serve()` blocks until Ctrl+C.
+`make_app` returns the WSGI app alone (an `exbert_lit.lit.app.ExbertApp`, for gunicorn or a
+test); `ExbertServer.start()` serves it from a background thread (tests, benchmarks,
+notebooks) and `.serve()` blocks until Ctrl+C.
 The server binds 127.0.0.1 unless told otherwise.
 """
 from __future__ import annotations

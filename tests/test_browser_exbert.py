@@ -177,8 +177,11 @@ def server_attention(url: str, example_id: str, model: str, layer: int) -> tuple
   examples = post(url, "/get_dataset", {}, dataset_name="sentences")
   example = next(ex for ex in examples if ex["id"] == example_id)
   pred = post(url, "/get_preds", {"inputs": [example]}, model=f"_{model}_internals",
-              dataset_name="sentences", requested_fields=f"tokens,layer_{layer}/attention")[0]
-  return pred["tokens"], np.asarray(pred[f"layer_{layer}/attention"])
+              dataset_name="sentences",
+              requested_fields=f"tokens,layer_{layer}/attention_packed")[0]
+  from exbert_lit.lit import internals_model  # pylint: disable=g-import-not-at-top
+  return pred["tokens"], internals_model.unpack_attention(
+      pred[f"layer_{layer}/attention_packed"], len(pred["tokens"]))
 
 
 def assert_drawn_above_threshold(edges, matrix: np.ndarray, threshold: float = 0.005):
@@ -221,8 +224,8 @@ def test_page_loads_without_errors_draws_curves_and_has_local_icon_fonts(app_pag
   queries = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)
              for u in app_page.requests if "/get_preds" in u and "attention" in u]
   assert queries and all(q["model"] == ["_bert_internals"] for q in queries), queries
-  assert all(set(q["requested_fields"][0].split(",")) == {
-      "tokens", "layer_1/attention", "special_tokens", "pred_tokens"} for q in queries), queries
+  requested = {"tokens", "layer_1/attention_packed", "special_tokens", "pred_tokens"}
+  assert all(set(q["requested_fields"][0].split(",")) == requested for q in queries), queries
   # LIT's model selector hides the group's `_`-prefixed member, as it hides `_NAME_salience`.
   assert app_page.page.get_by_text("_bert_internals").count() == 0
   assert app_page.page.locator("lit-app-toolbar").get_by_text("bert", exact=True).count() > 0

@@ -173,8 +173,11 @@ def test_models_are_served_as_groups(info, model):
   full = info["models"][model]["spec"]["output"]
   internals = info["models"][f"_{model}_internals"]["spec"]["output"]
   assert "token_grad_text" in full and "mean_emb" in full
-  assert set(internals) == {k for k in full if k == "tokens" or k == "special_tokens"
-                            or k == "pred_tokens" or k.startswith("layer_")}
+  shared = {k for k in full if k in ("tokens", "special_tokens", "pred_tokens")
+            or k.startswith("layer_")}
+  packed = {f"{k}_packed" for k in full if k.endswith("/attention")}
+  assert set(internals) == shared | packed
+  assert all(internals[k]["__name__"] == "StringLitType" for k in packed)
   assert list(info["models"]).index(model) < list(info["models"]).index(f"_{model}_internals")
   assert "exbert_corpus_search" in info["models"][f"_{model}_internals"]["interpreters"]
 
@@ -192,15 +195,21 @@ def test_attention_request_returns_only_that_layer(client, examples, model):
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=num_tokens * 1e-4)
 
 
-def test_internals_attention_is_rounded_to_four_decimals(live, examples):
-  client, _ = live
-  status, preds, size = client.post("/get_preds", {"inputs": examples[:1]},
-                                    model="_bert_internals", dataset_name="sentences",
-                                    requested_fields="layer_1/attention")
-  assert status == 200
-  att = np.asarray(preds[0]["layer_1/attention"])
-  np.testing.assert_array_equal(att, np.round(att, 4))
-  assert size < 9 * att.size   # "0.1234, " per weight, not float32's ~20 characters
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_packed_attention_is_the_layer_rounded_to_four_decimals(client, examples, model):
+  from exbert_lit.lit import internals_model
+  fields = "tokens,layer_2/attention,layer_2/attention_packed"
+  (pred,) = client.ok("/get_preds", {"inputs": examples[:1]}, model=f"_{model}_internals",
+                      dataset_name="sentences", requested_fields=fields)
+  att = np.asarray(pred["layer_2/attention"])
+  unpacked = internals_model.unpack_attention(pred["layer_2/attention_packed"],
+                                              len(pred["tokens"]))
+  np.testing.assert_allclose(unpacked, np.round(att, 4), atol=1.01e-4)
+  assert np.abs(unpacked - att).max() <= 5.01e-5
+  status, _, size = client.post("/get_preds", {"inputs": examples[:1]},
+                                model=f"_{model}_internals", dataset_name="sentences",
+                                requested_fields="layer_2/attention_packed")
+  assert status == 200 and size < 3 * att.size   # vs ~20 characters per weight as JSON floats
 
 
 def test_python_clients_still_get_lits_invertible_encoding(client, examples):
@@ -228,7 +237,7 @@ def test_internals_model_matches_the_full_prediction(live, examples, model):
   assert [[t for t, _ in p] for p in light["pred_tokens"]] == [
       [t for t, _ in p] for p in full["pred_tokens"]]
   for key in ("layer_1/attention", "layer_2/attention"):
-    np.testing.assert_allclose(light[key], full[key], atol=5e-5 + 1e-7)
+    np.testing.assert_allclose(light[key], full[key], atol=1e-6)
   for key in ("layer_0/token_emb", "layer_2/token_emb", "layer_1/context_emb"):
     np.testing.assert_allclose(light[key], full[key], atol=1e-5)
   # The served model's own switch was never touched.
@@ -243,13 +252,13 @@ def test_attention_view_request_runs_no_backward_pass(live, examples, model):
   group = srv.app.groups[model]
   ex = examples[6]
   internal_calls, full_calls = group.internals.model_calls, group.served.model_calls
-  fields = "tokens,layer_1/attention,special_tokens,pred_tokens"
+  fields = "tokens,layer_1/attention_packed,special_tokens,pred_tokens"
   (pred,) = client.ok("/get_preds", {"inputs": [ex]}, model=f"_{model}_internals",
                       dataset_name="sentences", requested_fields=fields)
   assert set(pred) == set(fields.split(","))
   assert len(pred["pred_tokens"]) == len(pred["tokens"])
   client.ok("/get_preds", {"inputs": [ex]}, model=f"_{model}_internals",
-            dataset_name="sentences", requested_fields="tokens,layer_2/attention")
+            dataset_name="sentences", requested_fields="tokens,layer_2/attention_packed")
   assert group.internals.model_calls == internal_calls + 1
   assert group.served.model_calls == full_calls
   # A gradient field goes to `NAME`, LIT's full predict.
@@ -308,6 +317,11 @@ def test_load_another_model_from_the_ui(live, info, tiny_distilbert_dir):
                       requested_fields="tokens,layer_1/attention,pred_tokens")
   assert pred["tokens"][0] == "[CLS]"
   assert srv.app.groups["distil"].internals.model_calls == 1
+  # A name in use, by a model or by a group's internals model, is refused.
+  for taken in ("distil", "_bert_internals"):
+    assert client.error("/create_model", {"config": dict(config, new_name=taken)},
+                        model_name="bert") == (f"model name {taken!r} is taken: name the model "
+                                               "differently")
   # The new names are known to the request checks at once.
   assert "unknown model 'distil2'; this server has: bert, distil, gpt2" == client.error(
       "/get_preds", _text(SENTENCES[0]), model="distil2")

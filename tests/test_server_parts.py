@@ -109,9 +109,22 @@ def test_fields_from_internals_names_and_shapes():
   np.testing.assert_array_equal(out["layer_2/attention"], _Internals.attention[1])
 
 
-def test_rounded_attention_is_short_json():
-  rounded = internals_model.round_attention(np.full((1, 2, 2), 1 / 3, np.float32))
-  assert serialize.to_json(rounded, simple=True) == "[[[0.3333, 0.3333], [0.3333, 0.3333]]]"
+@pytest.mark.parametrize("weights,expected", [
+    (np.full((1, 2, 2), 1 / 3, np.float32), np.full((1, 2, 2), 0.3333)),
+    (np.array([[[1.0, 0.0], [0.00004, 0.99996]]]), np.array([[[1.0, 0.0], [0.0, 1.0]]])),
+    # float32(0.12345) is just below 0.12345
+    (np.array([[[0.12345]], [[0.5]]]), np.array([[[0.1234]], [[0.5]]])),
+    (np.zeros((3, 5, 5)), np.zeros((3, 5, 5))),
+])
+def test_packed_attention_round_trips_to_four_decimals(weights, expected):
+  packed = internals_model.pack_attention(weights)
+  assert isinstance(packed, str) and len(packed) == 4 * -(-2 * weights.size // 3)
+  unpacked = internals_model.unpack_attention(packed, weights.shape[-1])
+  assert unpacked.shape == weights.shape
+  np.testing.assert_array_equal(unpacked, expected)
+  # JSON of the unpacked weights is what LIT would write for the rounded floats.
+  assert serialize.to_json(unpacked, simple=True) == serialize.to_json(np.round(expected, 4),
+                                                                       simple=True)
 
 
 @pytest.mark.parametrize("name,served", [

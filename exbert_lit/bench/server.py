@@ -2,7 +2,7 @@
 
 What the attention view costs: one POST /get_preds to the model's internals model
 `_NAME_internals` (lit/internals_model.py) asking for what the view shows (`tokens`, one layer's
-`layer_{l}/attention`, `special_tokens`, `pred_tokens`) for a new 64-token sentence, sent as
+`layer_{l}/attention_packed`, `special_tokens`, `pred_tokens`) for a new 64-token sentence, sent as
 LIT's client sends it (with its `_id`), on a live server (real HTTP on a free local port),
 against the raw Hugging Face forward pass of the same loaded model on the same ids
 (`model(input_ids, attention_mask)`, no outputs requested, no gradients). Measured side by side:
@@ -120,7 +120,7 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
   texts = sentences_of_length(model, num_tokens, 2 * repeats + 1)
   layer = max(1, model.num_layers // 2)
   # What the attention view (lit_modules/src/attention_module.ts) asks for.
-  fields = f"tokens,layer_{layer}/attention,special_tokens"
+  fields = f"tokens,layer_{layer}/attention_packed,special_tokens"
   if "pred_tokens" in model.output_spec():
     fields += ",pred_tokens"
   app = server.make_app(models={"m": model},

@@ -50,6 +50,7 @@ class ExbertApp:
     """Args: models: name -> loaded LIT model; datasets: name -> LIT dataset; **lit_flags:
     passed to lit_nlp.app.LitApp (client_root, interpreters, layouts, ...)."""
     self.groups: dict[str, model_group.ModelGroup] = {}
+    self._lock = threading.Lock()
     served: dict[str, lit_model.Model] = {}
     for name, model in models.items():
       self._add_group(model_group.model_group(name, model), served)
@@ -57,16 +58,18 @@ class ExbertApp:
         name: model_group.group_loader(model, on_group=self._add_group)
         for name, model in models.items()})
     self._metadata: Optional[request_checks.ServerMetadata] = None
-    self._metadata_lock = threading.Lock()
     self.lit_app = lit_app.LitApp(served, datasets, **lit_flags)
 
   def _add_group(self, group: model_group.ModelGroup,
                  served: Optional[dict[str, lit_model.Model]] = None) -> None:
+    """Records a group (at start, into `served`; later, from LIT's "load model" dialog)."""
     members = group.models()
-    taken = [n for n in members if n in self.groups or (served is not None and n in served)]
-    if taken:
-      raise ExbertError(f"model name {taken[0]!r} is taken: name the model differently")
-    self.groups[group.name] = group
+    with self._lock:
+      known = {n for g in self.groups.values() for n in g.models()}
+      taken = [n for n in members if n in known]
+      if taken:
+        raise ExbertError(f"model name {taken[0]!r} is taken: name the model differently")
+      self.groups[group.name] = group
     if served is not None:
       served.update(members)
 
@@ -80,7 +83,7 @@ class ExbertApp:
     return json.loads(response.get_data(as_text=True))
 
   def metadata(self) -> request_checks.ServerMetadata:
-    with self._metadata_lock:
+    with self._lock:
       if self._metadata is None:
         self._metadata = request_checks.ServerMetadata.from_info(self.info())
       return self._metadata
@@ -107,7 +110,7 @@ class ExbertApp:
       body = self.lit_app(environ, capture)
     finally:
       if path in _CHANGES_METADATA:
-        with self._metadata_lock:
+        with self._lock:
           self._metadata = None
     if not captured["status"].startswith("500"):
       start_response(captured["status"], captured["headers"], captured["exc_info"])

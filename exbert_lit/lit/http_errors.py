@@ -64,7 +64,8 @@ def error_response(message: str, type_name: str, path: str, *,
              else f"{where}; refused before anything ran")
   if type_name in USER_ERROR_TYPES:
     return ErrorResponse(400, message + DETAILS + details)
-  return ErrorResponse(500, f"{LIT_PREFIX}{type_name or 'Exception'}: {message}" + DETAILS + details)
+  headline = f"{LIT_PREFIX}{type_name or 'Exception'}: {message}"
+  return ErrorResponse(500, headline + DETAILS + details)
 
 
 def rewrite_lit_error(body: str, path: str) -> Optional[ErrorResponse]:

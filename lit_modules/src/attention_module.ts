@@ -24,6 +24,7 @@ import {formatHeadSet, HeadSetError, isHeadSelected, parseHeadSet, toggleHead} f
 import {displayToken, maskedText, maskTokens} from '../lib/tokens';
 
 import {viewModel} from './model_group';
+import {PACKED_SUFFIX, unpackAttention} from './packed_attention';
 import {exbertState} from './view_state';
 
 /** [(token, probability)], best first. */
@@ -45,6 +46,8 @@ interface AttentionData {
 interface AttentionFields {
   /** layer number (1..L) -> AttentionHeads field. */
   layers: Map<number, string>;
+  /** layer number -> its packed copy, where the model has one (`_NAME_internals`). */
+  packed: Map<number, string>;
   tokens: string;
   special: string|null;
   preds: string|null;
@@ -73,6 +76,12 @@ export function attentionFields(inputSpec: Spec, outputSpec: Spec):
     if (match !== null) layers.set(Number(match[1]), key);
   }
   if (layers.size === 0) keys.forEach((key, i) => layers.set(i + 1, key));
+  const packed = new Map<number, string>();
+  for (const [layer, key] of layers) {
+    if (outputSpec[key + PACKED_SUFFIX] !== undefined) {
+      packed.set(layer, key + PACKED_SUFFIX);
+    }
+  }
   const first = outputSpec[keys[0]] as AttentionHeads;
   const tokens = first.align_in || 'tokens';
   const tokensSpec = outputSpec[tokens] as Tokens | undefined;
@@ -83,6 +92,7 @@ export function attentionFields(inputSpec: Spec, outputSpec: Spec):
       null;
   return {
     layers,
+    packed,
     tokens,
     special,
     preds,
@@ -373,7 +383,8 @@ export class ExbertAttentionModule extends LitModule {
       this.data = null;
       return;
     }
-    const attentionKey = fields.layers.get(layer)!;
+    // The packed copy of the layer where there is one (a fraction of the JSON).
+    const attentionKey = fields.packed.get(layer) ?? fields.layers.get(layer)!;
     const requested = [fields.tokens, attentionKey];
     if (fields.special !== null) requested.push(fields.special);
     if (fields.preds !== null) requested.push(fields.preds);
@@ -405,7 +416,9 @@ export class ExbertAttentionModule extends LitModule {
       layer,
       tokens,
       special,
-      attention: (pred[attentionKey] ?? []) as number[][][],
+      attention: fields.packed.has(layer) ?
+          unpackAttention(pred[attentionKey] as string, tokens.length) :
+          (pred[attentionKey] ?? []) as number[][][],
       preds: fields.preds !== null ? (pred[fields.preds] ?? []) as TopK[] : [],
     };
   }
