@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
-import pathlib
 import random
 import re
 import urllib.error

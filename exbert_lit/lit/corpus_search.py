@@ -14,7 +14,7 @@ built with another model is refused with a message naming both.
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 from lit_nlp.api import components as lit_components
