@@ -7,8 +7,9 @@ For people who already run LIT, three lines add exBERT:
                                     corpora=["~/corpora/brown-bert"], port=5432)
     server.serve()
 
-`make_app` returns the WSGI app alone (for gunicorn or a test); `ExbertServer.start()` serves it
-from a background thread (tests, benchmarks, notebooks) and `.serve()` blocks until Ctrl+C.
+`make_app` returns the WSGI app alone (an `exbert_lit.lit.app.ExbertApp`, for gunicorn or a
+test); `ExbertServer.start()` serves it from a background thread (tests, benchmarks,
+notebooks) and `.serve()` blocks until Ctrl+C.
 The server binds 127.0.0.1 unless told otherwise.
 """
 from __future__ import annotations
@@ -184,7 +185,7 @@ def load_datasets(datasets: DatasetArg) -> dict[str, lit_dataset.Dataset]:
 
 def make_app(models: ModelArg, datasets: DatasetArg = None, corpora: CorpusArg = None, *,
              corpus_examples: int = CORPUS_EXAMPLES, client_root: Optional[str] = None,
-             **lit_flags) -> app_lib.ExbertLitApp:
+             **lit_flags) -> app_lib.ExbertApp:
   """The LIT WSGI app with exBERT's interpreter, LIT's salience/counterfactual tools, our layouts.
 
   Args:
@@ -217,7 +218,7 @@ def make_app(models: ModelArg, datasets: DatasetArg = None, corpora: CorpusArg =
   lit_flags.setdefault("default_layout", layouts_lib.DEFAULT_LAYOUT_NAME)
   lit_flags.setdefault("page_title", "exBERT in LIT")
   lit_flags.setdefault("warm_start_progress_indicator", lambda x: x)
-  return app_lib.ExbertLitApp(loaded_models, loaded_datasets, client_root=root, **lit_flags)
+  return app_lib.ExbertApp(loaded_models, loaded_datasets, client_root=root, **lit_flags)
 
 
 def corpus_sentences(corpus: Any, limit: int) -> list[str]:
@@ -228,14 +229,15 @@ def corpus_sentences(corpus: Any, limit: int) -> list[str]:
 
 
 class ExbertServer:
-  """A LIT server for an ExbertLitApp: `.serve()` blocks, `.start()` runs it in a thread.
+  """A LIT server for an ExbertApp (or any WSGI app): `.serve()` blocks, `.start()` runs it in
+  a thread.
 
   Uses werkzeug's threaded WSGI server (LIT's dev server handles one request at a time), so a
-  slow salience request does not hold up the attention view; models still run one call at a
-  time (SerialModel).
+  slow salience request does not hold up the attention view; each loaded model still runs one
+  call at a time (lit/model_group.py).
   """
 
-  def __init__(self, app: app_lib.ExbertLitApp, host: str = DEFAULT_HOST,
+  def __init__(self, app: Callable[..., Any], host: str = DEFAULT_HOST,
                port: int = DEFAULT_PORT):
     self.app = app
     self.host = host

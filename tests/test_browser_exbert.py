@@ -172,12 +172,16 @@ def app_page(browser, server_url, example_ids):
 
 
 def server_attention(url: str, example_id: str, model: str, layer: int) -> tuple[list, np.ndarray]:
-  """tokens and `[heads, T, T]` attention straight from the server, for cross-checks."""
+  """tokens and `[heads, T, T]` attention (rounded, as the view gets it from the model's
+  internals model) straight from the server, for cross-checks."""
   examples = post(url, "/get_dataset", {}, dataset_name="sentences")
   example = next(ex for ex in examples if ex["id"] == example_id)
-  pred = post(url, "/get_preds", {"inputs": [example]}, model=model, dataset_name="sentences",
-              requested_fields=f"tokens,layer_{layer}/attention")[0]
-  return pred["tokens"], np.asarray(pred[f"layer_{layer}/attention"])
+  pred = post(url, "/get_preds", {"inputs": [example]}, model=f"_{model}_internals",
+              dataset_name="sentences",
+              requested_fields=f"tokens,layer_{layer}/attention_packed")[0]
+  from exbert_lit.lit import internals_model  # pylint: disable=g-import-not-at-top
+  return pred["tokens"], internals_model.unpack_attention(
+      pred[f"layer_{layer}/attention_packed"], len(pred["tokens"]))
 
 
 def assert_drawn_above_threshold(edges, matrix: np.ndarray, threshold: float = 0.005):
@@ -215,11 +219,16 @@ def test_page_loads_without_errors_draws_curves_and_has_local_icon_fonts(app_pag
   assert_drawn_above_threshold(edges, mean)
   for f, t, w in edges:
     assert w == pytest.approx(mean[f, t], abs=2e-5)
-  # The view asks for what it shows: one layer's attention, tokens, specials, predictions.
-  fields = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)["requested_fields"][0]
-            for u in app_page.requests if "/get_preds" in u and "attention" in u]
-  assert fields and all(set(f.split(",")) == {"tokens", "layer_1/attention", "special_tokens",
-                                               "pred_tokens"} for f in fields), fields
+  # The view asks the gradient-free internals model for what it shows: one layer's attention,
+  # tokens, specials, predictions.
+  queries = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)
+             for u in app_page.requests if "/get_preds" in u and "attention" in u]
+  assert queries and all(q["model"] == ["_bert_internals"] for q in queries), queries
+  requested = {"tokens", "layer_1/attention_packed", "special_tokens", "pred_tokens"}
+  assert all(set(q["requested_fields"][0].split(",")) == requested for q in queries), queries
+  # LIT's model selector hides the group's `_`-prefixed member, as it hides `_NAME_salience`.
+  assert app_page.page.get_by_text("_bert_internals").count() == 0
+  assert app_page.page.locator("lit-app-toolbar").get_by_text("bert", exact=True).count() > 0
   fonts_ok = app_page.page.evaluate(
       "async () => { await document.fonts.ready;"
       " return [document.fonts.check('24px \"Material Icons\"'), document.fonts.check('13px Roboto')]; }")
@@ -375,6 +384,11 @@ def test_corpus_search_shows_matches_and_histograms(app_page):
   matches = corpus.locator("tr.match")
   expect(matches.first).to_be_visible(timeout=TIMEOUT_MS)
   assert 0 < matches.count() <= 50
+  # The search goes to the internals model, whose cached outputs hold the query vectors.
+  searches = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)
+              for u in app_page.requests
+              if "/get_interpretations" in u and "exbert_corpus_search" in u]
+  assert searches and all(q["model"] == ["_bert_internals"] for q in searches), searches
   # The hit is highlighted and its labels show on hover (title).
   hit = matches.first.locator(".piece.hit")
   expect(hit).to_have_count(1)

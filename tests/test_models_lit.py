@@ -1,6 +1,8 @@
 """LIT's own components and validation on both wrappers (tiny models, no network)."""
 from __future__ import annotations
 
+import threading
+
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 from lit_nlp.components import gradient_maps
@@ -88,3 +90,30 @@ def test_hotflip_finds_counterfactuals_that_flip_the_prediction(models, name):
     out = list(model.predict([cf]))[0]
     assert out["grad_target"] == original["grad_target"]
     assert out["target_margin"] <= 0 < original["target_margin"]
+
+
+# --- the model group LIT serves (lit/model_group.py) -------------------------------------------
+
+@pytest.mark.parametrize("name", tuple(tiny_models.BUILDERS))
+def test_internals_model_passes_lit_validation(models, name):
+  from exbert_lit.lit import model_group
+  group = model_group.model_group(name, models[name])
+  validation.validate_model(group.internals, _dataset(), report_all=False)
+  spec = group.internals.output_spec()
+  assert not any(isinstance(v, lit_types.TokenGradients) for v in spec.values())
+  assert "mean_emb" not in spec and "input_embs" not in group.internals.input_spec()
+  assert ("pred_tokens" in spec) == ("pred_tokens" in models[name].output_spec())
+
+
+def test_internals_model_shares_the_loaded_weights_and_lock(models):
+  """The gradient-free twin is the same weights, tokenizer and forward lock, with its own switch:
+  nothing flips the served model's `compute_gradients`."""
+  from exbert_lit.lit import internals_model
+  model = models["gpt2"]
+  twin = internals_model.gradient_free_twin(model)
+  assert twin is not model and twin.compute_gradients is False and model.compute_gradients is True
+  assert twin.model is model.model and twin.tokenizer is model.tokenizer
+  lock_type = type(threading.Lock())
+  locks = {k for k, v in vars(model).items() if isinstance(v, lock_type)}
+  assert locks and all(getattr(twin, k) is getattr(model, k) for k in locks)
+  assert "token_grad_text" in model.output_spec() and "token_grad_text" not in twin.output_spec()

@@ -1,16 +1,18 @@
 """A real exBERT-LIT server on a free local port, driven over HTTP like LIT's client does.
 
 Tiny random-init models (tests/tiny_models.py): a masked LM (BERT) and a causal LM (GPT-2),
-each with a corpus index built from a few sentences. Covers /get_info, /get_dataset,
-/get_preds (field-limited and full), /get_interpretations (every salience/embedding tool LIT
+each with a corpus index built from a few sentences, each served as a LIT model group (`bert`
+and `_bert_internals`, lit/model_group.py). Covers /get_info, /get_dataset, /get_preds (the
+internals model and the full one), /get_interpretations (every salience/embedding tool LIT
 lists for our models, and the corpus search), /get_generated (every generator LIT lists),
-one-line errors for bad requests, and 8 concurrent clients x 50 mixed requests.
+/create_model (a whole group), one-line errors for bad requests with the traceback in the log
+only, and 8 concurrent clients x 50 mixed requests.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import json
-import pathlib
+import logging
 import random
 import re
 import urllib.error
@@ -50,14 +52,14 @@ class LitHttp:
     assert status == 200, f"{path} {params}: {status} {str(result)[:400]}"
     return result
 
-  def error(self, path: str, body=None, **params) -> str:
-    """The one-line message of LIT's error response."""
-    status, text, _ = self.post(path, body, **params)
-    assert status == 500, f"{path} {params}: expected an error, got {status} {str(text)[:200]}"
-    first = text.split("\n\nDetails:")[0]
-    assert first.startswith("Uncaught error: ")
-    message = first[len("Uncaught error: "):]
-    assert "\n" not in message, message
+  def error(self, path: str, body=None, status: int = 400, **params) -> str:
+    """The one-line message of an error response (what LIT's client shows in its status bar:
+    the text before "\n\nDetails:"), checking that no traceback came with it."""
+    got, text, _ = self.post(path, body, **params)
+    assert got == status, f"{path} {params}: expected {status}, got {got} {str(text)[:300]}"
+    message, details = text.split("\n\nDetails: ")
+    assert "\n" not in message and "\n" not in details, text
+    assert "Traceback" not in text and 'File "' not in text, text
     return message
 
 
@@ -165,6 +167,21 @@ def test_get_dataset_returns_the_sentences(examples):
 # --- predictions --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_models_are_served_as_groups(info, model):
+  """`NAME` has every field; `_NAME_internals` the gradient-free ones the views read."""
+  full = info["models"][model]["spec"]["output"]
+  internals = info["models"][f"_{model}_internals"]["spec"]["output"]
+  assert "token_grad_text" in full and "mean_emb" in full
+  shared = {k for k in full if k in ("tokens", "special_tokens", "pred_tokens")
+            or k.startswith("layer_")}
+  packed = {f"{k}_packed" for k in full if k.endswith("/attention")}
+  assert set(internals) == shared | packed
+  assert all(internals[k]["__name__"] == "StringLitType" for k in packed)
+  assert list(info["models"]).index(model) < list(info["models"]).index(f"_{model}_internals")
+  assert "exbert_corpus_search" in info["models"][f"_{model}_internals"]["interpreters"]
+
+
+@pytest.mark.parametrize("model", ["bert", "_bert_internals", "gpt2", "_gpt2_internals"])
 def test_attention_request_returns_only_that_layer(client, examples, model):
   preds = client.ok("/get_preds", {"inputs": examples[:2]}, model=model,
                     dataset_name="sentences", requested_fields="tokens,layer_2/attention")
@@ -177,71 +194,102 @@ def test_attention_request_returns_only_that_layer(client, examples, model):
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=num_tokens * 1e-4)
 
 
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_packed_attention_is_the_layer_rounded_to_four_decimals(client, examples, model):
+  from exbert_lit.lit import internals_model
+  fields = "tokens,layer_2/attention,layer_2/attention_packed"
+  (pred,) = client.ok("/get_preds", {"inputs": examples[:1]}, model=f"_{model}_internals",
+                      dataset_name="sentences", requested_fields=fields)
+  att = np.asarray(pred["layer_2/attention"])
+  unpacked = internals_model.unpack_attention(pred["layer_2/attention_packed"],
+                                              len(pred["tokens"]))
+  np.testing.assert_allclose(unpacked, np.round(att, 4), atol=1.01e-4)
+  assert np.abs(unpacked - att).max() <= 5.01e-5
+  status, _, size = client.post("/get_preds", {"inputs": examples[:1]},
+                                model=f"_{model}_internals", dataset_name="sentences",
+                                requested_fields="layer_2/attention_packed")
+  assert status == 200 and size < 3 * att.size   # vs ~20 characters per weight as JSON floats
+
+
 def test_python_clients_still_get_lits_invertible_encoding(client, examples):
-  """response_simple_json=0 (LIT's Python client) keeps LIT's own encoder; same values."""
-  args = dict(model="bert", dataset_name="sentences", requested_fields="tokens,layer_1/attention")
+  """response_simple_json=0 (LIT's Python client) gets LIT's own typed encoding; same values."""
+  args = dict(model="_bert_internals", dataset_name="sentences",
+              requested_fields="tokens,layer_1/attention")
   simple = client.ok("/get_preds", {"inputs": examples[:1]}, **args)[0]
   typed = client.ok("/get_preds", {"inputs": examples[:1]}, response_simple_json=0, **args)[0]
   assert typed["layer_1/attention"]["__class__"] == "np.ndarray"
   assert typed["layer_1/attention"]["__value__"] == simple["layer_1/attention"]
 
 
-def test_field_limited_preds_match_the_full_prediction(live, examples):
-  """The forward-only path gives the same attention and embeddings as the model's predict()."""
+@pytest.mark.parametrize("model", ["bert", "gpt2"])
+def test_internals_model_matches_the_full_prediction(live, examples, model):
+  """The gradient-free model gives the full prediction's tokens, attention, top-k, E(l), C(l)."""
   client, srv = live
   ex = examples[3]
-  fields = "tokens,layer_1/attention,layer_2/token_emb,layer_1/context_emb"
-  light = client.ok("/get_preds", {"inputs": [ex]}, model="bert", dataset_name="sentences",
-                    requested_fields=fields)[0]
-  full = list(srv.app._models["bert"].wrapped.wrapped.predict([ex["data"]]))[0]  # no cache
+  fields = ("tokens,special_tokens,pred_tokens,layer_1/attention,layer_2/attention,"
+            "layer_0/token_emb,layer_2/token_emb,layer_1/context_emb")
+  (light,) = client.ok("/get_preds", {"inputs": [ex]}, model=f"_{model}_internals",
+                       dataset_name="sentences", requested_fields=fields)
+  (full,) = srv.app.groups[model].served.wrapped.predict([ex["data"]])   # the loaded model
   assert light["tokens"] == full["tokens"]
-  np.testing.assert_allclose(light["layer_1/attention"], full["layer_1/attention"], atol=1e-4)
-  for key in ("layer_2/token_emb", "layer_1/context_emb"):
+  assert light["special_tokens"] == list(full["special_tokens"])
+  assert [[t for t, _ in p] for p in light["pred_tokens"]] == [
+      [t for t, _ in p] for p in full["pred_tokens"]]
+  for key in ("layer_1/attention", "layer_2/attention"):
+    np.testing.assert_allclose(light[key], full[key], atol=1e-6)
+  for key in ("layer_0/token_emb", "layer_2/token_emb", "layer_1/context_emb"):
     np.testing.assert_allclose(light[key], full[key], atol=1e-5)
+  # The served model's own switch was never touched.
+  assert srv.app.groups[model].served.wrapped.compute_gradients is True
 
 
 @pytest.mark.parametrize("model", ["bert", "gpt2"])
 def test_attention_view_request_runs_no_backward_pass(live, examples, model):
-  """What the attention view asks for (tokens, a layer, specials, top-k) skips the gradients:
-  one forward-only call, nothing in LIT's full-prediction cache."""
+  """What the attention view asks of `_NAME_internals` (tokens, a layer, specials, top-k) runs
+  one gradient-free forward and never the full model; other layers come from LIT's cache."""
   client, srv = live
+  group = srv.app.groups[model]
   ex = examples[6]
-  predictor = srv.app.field_limited_predictor(model)
-  calls = predictor.model_calls
-  fields = "tokens,layer_1/attention,special_tokens,pred_tokens"
-  (pred,) = client.ok("/get_preds", {"inputs": [ex]}, model=model, dataset_name="sentences",
-                      requested_fields=fields)
+  internal_calls, full_calls = group.internals.model_calls, group.served.model_calls
+  fields = "tokens,layer_1/attention_packed,special_tokens,pred_tokens"
+  (pred,) = client.ok("/get_preds", {"inputs": [ex]}, model=f"_{model}_internals",
+                      dataset_name="sentences", requested_fields=fields)
   assert set(pred) == set(fields.split(","))
   assert len(pred["pred_tokens"]) == len(pred["tokens"])
-  assert predictor.model_calls == calls + 1
-  assert srv.app._cached_full_preds(model, [ex["data"]]) == [None]
-  # A gradient field goes through LIT's full predict.
+  client.ok("/get_preds", {"inputs": [ex]}, model=f"_{model}_internals",
+            dataset_name="sentences", requested_fields="tokens,layer_2/attention_packed")
+  assert group.internals.model_calls == internal_calls + 1
+  assert group.served.model_calls == full_calls
+  # A gradient field goes to `NAME`, LIT's full predict.
   (grads,) = client.ok("/get_preds", {"inputs": [ex]}, model=model, dataset_name="sentences",
                        requested_fields="token_grad_text")
   assert len(grads["token_grad_text"]) == len(pred["tokens"])
-  assert srv.app._cached_full_preds(model, [ex["data"]]) != [None]
+  assert group.served.model_calls == full_calls + 1
 
 
-def test_given_tokens_are_honoured_on_the_forward_only_path(client, examples):
+def test_given_tokens_are_honoured_by_the_internals_model(client):
   """The attention view's "mask this token" sends word-pieces; they are used as given."""
   tokens = ["[CLS]", "the", "[MASK]", "visited", "the", "nurse", "[SEP]"]
   (pred,) = client.ok("/get_preds",
                       {"inputs": [{"id": "", "meta": {},
                                    "data": {"text": "the man visited the nurse",
                                             "tokens": tokens}}]},
-                      model="bert", requested_fields="tokens,layer_1/attention,pred_tokens")
+                      model="_bert_internals",
+                      requested_fields="tokens,layer_1/attention,pred_tokens")
   assert pred["tokens"] == tokens
 
 
-@pytest.mark.parametrize("requested", ["tokens,layer_1/attention", "token_grad_text"])
-def test_examples_sent_by_id(client, examples, requested):
+@pytest.mark.parametrize("model,requested", [("_bert_internals", "tokens,layer_1/attention"),
+                                             ("bert", "token_grad_text")])
+def test_examples_sent_by_id(client, examples, model, requested):
   """LIT's client sends dataset examples as bare ids; the app looks them up (read-only data)."""
-  preds = client.ok("/get_preds", {"inputs": [ex["id"] for ex in examples[:2]]}, model="bert",
+  preds = client.ok("/get_preds", {"inputs": [ex["id"] for ex in examples[:2]]}, model=model,
                     dataset_name="sentences", requested_fields=requested)
   assert len(preds) == 2 and all(requested.split(",")[0] in p for p in preds)
   (found,) = client.ok("/get_interpretations",
                        {"inputs": [examples[0]["id"]], "config": {"position": 1, "layer": 1}},
-                       model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
+                       model="_bert_internals", dataset_name="sentences",
+                       interpreter="exbert_corpus_search")
   assert found["matches"]
 
 
@@ -252,17 +300,30 @@ def test_full_prediction_has_gradients_and_topk(client, examples):
   assert {"token_grad_text", "pred_tokens", "target_margin"} <= set(preds[0])
 
 
-def test_load_another_model_from_the_ui(client, info, tiny_distilbert_dir):
+def test_load_another_model_from_the_ui(live, info, tiny_distilbert_dir):
   """LIT's "load model" dialog: /create_model with the class of a served model, the init
-  spec's defaults filled in as the dialog does."""
+  spec's defaults filled in as the dialog does. LIT takes our loader for a multiple-model
+  loader (its return type is a ModelMap) and adds the whole group."""
+  client, srv = live
+  assert set(info["initSpecs"]["models"]) == {"bert", "gpt2"}   # no loader for _NAME_internals
   config = {k: v.get("default") for k, v in info["initSpecs"]["models"]["bert"].items()}
   config.update(new_name="distil", name_or_path=str(tiny_distilbert_dir))
   info, names = client.ok("/create_model", {"config": config}, model_name="bert")
-  assert names == ["distil"]
-  assert "exbert_corpus_search" in info["models"]["distil"]["interpreters"]
-  (pred,) = client.ok("/get_preds", _text(SENTENCES[0]), model="distil",
+  assert names == ["distil", "_distil_internals"]
+  assert "exbert_corpus_search" in info["models"]["_distil_internals"]["interpreters"]
+  assert "Grad L2 Norm" in info["models"]["distil"]["interpreters"]
+  (pred,) = client.ok("/get_preds", _text(SENTENCES[0]), model="_distil_internals",
                       requested_fields="tokens,layer_1/attention,pred_tokens")
   assert pred["tokens"][0] == "[CLS]"
+  assert srv.app.groups["distil"].internals.model_calls == 1
+  # A name in use, by a model or by a group's internals model, is refused.
+  for taken in ("distil", "_bert_internals"):
+    assert client.error("/create_model", {"config": dict(config, new_name=taken)},
+                        model_name="bert") == (f"model name {taken!r} is taken: name the model "
+                                               "differently")
+  # The new names are known to the request checks at once.
+  assert "unknown model 'distil2'; this server has: bert, distil, gpt2" == client.error(
+      "/get_preds", _text(SENTENCES[0]), model="distil2")
 
 
 # --- interpreters and generators --------------------------------------------------------------
@@ -319,21 +380,23 @@ def test_ablation_flip_finds_counterfactuals(client, info, examples, model):
 
 
 def test_stale_ids_are_not_answered_from_the_cache(live, examples):
+  from lit_nlp.lib import caching
   from exbert_lit.lit import stale_ids
   _, srv = live
-  served = srv.app._models["bert"]
+  served = caching.CachingModelWrapper(srv.app.groups["bert"].served, "bert")   # as LIT serves it
   original = dict(examples[2]["data"])
   (before,) = served.predict([original])
   variant = dict(original, text="A cat sat on the mat.")   # same _id, other content
   assert stale_ids.is_stale(variant) and not stale_ids.is_stale(original)
-  (after,) = stale_ids.ContentCheckedModel(served).predict([variant])
+  (after,) = stale_ids.ContentCheckedModel(served, [original]).predict([variant])
   assert after["tokens"] != before["tokens"]
   assert after["grad_target"] == before["grad_target"]   # the original's target is explained
   (cached,) = served.predict([variant])                    # what LIT alone would return
   assert cached["tokens"] == before["tokens"]
 
 
-@pytest.mark.parametrize("model,centre", [("bert", "match"), ("gpt2", "next")])
+@pytest.mark.parametrize("model,centre", [("_bert_internals", "match"), ("bert", "match"),
+                                          ("_gpt2_internals", "next")])
 def test_corpus_search_returns_matches_and_histograms(client, examples, model, centre):
   result = client.ok(
       "/get_interpretations",
@@ -359,30 +422,32 @@ def test_corpus_search_embedding_layer_zero(client, examples):
   (found,) = client.ok(
       "/get_interpretations",
       {"inputs": examples[1:2], "config": {"position": 1, "layer": 0, "kind": "embedding"}},
-      model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
+      model="_bert_internals", dataset_name="sentences", interpreter="exbert_corpus_search")
   assert found["query"]["layer"] == 0 and found["query"]["kind"] == "embedding"
   assert len(found["matches"]) == 50 or len(found["matches"]) > 0
   assert all(m["max_att"] is None for m in found["matches"])
 
 
 def test_corpus_search_reuses_cached_outputs(live, examples):
-  """After the attention view drew a sentence, a search runs no model."""
+  """After the attention view drew a sentence, a search (as the corpus view sends it, to the
+  internals model) runs no model: LIT's cache holds the query vectors."""
   client, srv = live
+  group = srv.app.groups["bert"]
   ex = examples[5]
-  predictor = srv.app.field_limited_predictor("bert")
-  client.ok("/get_preds", {"inputs": [ex]}, model="bert", dataset_name="sentences",
+  client.ok("/get_preds", {"inputs": [ex]}, model="_bert_internals", dataset_name="sentences",
             requested_fields="tokens,layer_1/attention")
-  calls = predictor.model_calls
+  calls = (group.internals.model_calls, group.served.model_calls)
   for config in ({"layer": 1, "kind": "context"}, {"layer": 2, "kind": "embedding"},
                  {"layer": 0}, {"heads": "2-[1,4]"}):
     client.ok("/get_interpretations", {"inputs": [ex], "config": {"position": 1, **config}},
-              model="bert", dataset_name="sentences", interpreter="exbert_corpus_search")
-  assert predictor.model_calls == calls
+              model="_bert_internals", dataset_name="sentences",
+              interpreter="exbert_corpus_search")
+  assert (group.internals.model_calls, group.served.model_calls) == calls
 
 
 # --- bad requests: one line, and the server keeps serving --------------------------------------
 
-def _search(client, examples, config, model="bert"):
+def _search(client, examples, config, model="_bert_internals"):
   return client.error("/get_interpretations", {"inputs": examples[:1], "config": config},
                       model=model, dataset_name="sentences", interpreter="exbert_corpus_search")
 
@@ -392,13 +457,19 @@ def _text(text):
 
 
 def test_bad_requests_get_one_line_errors(client, examples):
-  assert "unknown model 'nope'" in client.error(
-      "/get_preds", {"inputs": examples[:1]}, model="nope", dataset_name="sentences")
+  assert re.fullmatch(r"unknown model 'nope'; this server has: bert, (distil, )?gpt2", client.error(
+      "/get_preds", {"inputs": examples[:1]}, model="nope", dataset_name="sentences"))
   assert "unknown dataset 'nope'" in client.error(
       "/get_preds", {"inputs": examples[:1]}, model="bert", dataset_name="nope")
   assert "unknown interpreter" in client.error(
       "/get_interpretations", {"inputs": examples[:1]}, model="bert",
       dataset_name="sentences", interpreter="nope")
+  assert "unknown generator 'nope'" in client.error(
+      "/get_generated", {"inputs": examples[:1]}, model="bert", dataset_name="sentences",
+      generator="nope")
+  assert "model 'bert' has no output 'layer_3/attention'; its layers are 1..2" == client.error(
+      "/get_preds", {"inputs": examples[:1]}, model="_bert_internals", dataset_name="sentences",
+      requested_fields="tokens,layer_3/attention")
   assert "layer 9 is out of range" in _search(client, examples, {"position": 1, "layer": 9})
   assert "head 5 is out of range" in _search(client, examples,
                                           {"position": 1, "layer": 1, "heads": [1, 5]})
@@ -407,15 +478,42 @@ def test_bad_requests_get_one_line_errors(client, examples):
       client, examples, {"position": 1, "layer": 1, "corpus": "nope"})
   message = _search(client, examples, {"position": 1, "layer": 1, "corpus": "gpt2_corpus"})
   assert "built with model" in message and "gpt2" in message
-  assert "empty 'text'" in client.error("/get_preds", _text("   "), model="bert",
-                                        requested_fields="tokens")
+  for model in ("bert", "_bert_internals"):
+    assert "empty 'text': type a sentence for model 'bert'" == client.error(
+        "/get_preds", _text("   "), model=model, requested_fields="tokens")
   long_text = " ".join(["news"] * 10_000)
-  message = client.error("/get_preds", _text(long_text), model="gpt2",
+  message = client.error("/get_preds", _text(long_text), model="_gpt2_internals",
                          requested_fields="tokens,layer_1/attention")
-  assert re.search(r"is \d{5} tokens; model 'gpt2' takes at most 64", message), message
+  assert re.search(r"^'text' is \d{5} tokens; model 'gpt2' takes at most 64: shorten it$",
+                   message), message
+  # `gpt2` itself serves LIT's components, whose perturbations may lengthen a sentence: it cuts.
+  (cut,) = client.ok("/get_preds", _text(long_text), model="gpt2", requested_fields="tokens")
+  assert len(cut["tokens"]) == 64
+  # A malformed request is not the user's doing: 500, the exception's type, still one line.
+  assert "Uncaught error: KeyError: 'inputs'" == client.error(
+      "/get_preds", {}, status=500, model="bert", requested_fields="tokens")
   # ... and the server still answers.
   assert client.ok("/get_preds", {"inputs": examples[:1]}, model="bert",
                    dataset_name="sentences", requested_fields="tokens")
+
+
+def test_tracebacks_go_to_the_server_log_only(client, examples, caplog):
+  with caplog.at_level(logging.ERROR):
+    message = _search(client, examples, {"position": 1, "layer": 9})
+  assert "layer 9 out of range" in message
+  logged = "\n".join(r.getMessage() for r in caplog.records)
+  assert "Traceback (most recent call last)" in logged and "layer 9 out of range" in logged
+
+
+def test_error_responses_are_plain_text(client):
+  """A name echoed from the request is never served as HTML."""
+  request = urllib.request.Request(f"{client.url}/get_preds?model=%3Cb%3Ex%3C/b%3E",
+                                   data=b"{}", method="POST")
+  with pytest.raises(urllib.error.HTTPError) as raised:
+    urllib.request.urlopen(request, timeout=30)
+  assert raised.value.code == 400
+  assert raised.value.headers["Content-Type"].startswith("text/plain")
+  assert raised.value.read().decode().startswith("unknown model '<b>x</b>';")
 
 
 def test_model_without_a_corpus(tiny_encoder_dir):
@@ -429,10 +527,12 @@ def test_model_without_a_corpus(tiny_encoder_dir):
     assert "exbert_corpus_search" in info["models"]["enc"]["interpreters"]
     assert "Grad L2 Norm" not in info["models"]["enc"]["interpreters"]   # no LM head
     examples = client.ok("/get_dataset", dataset_name="s")
-    message = client.error("/get_interpretations",
-                           {"inputs": examples[:1], "config": {"position": 1, "layer": 1}},
-                           model="enc", dataset_name="s", interpreter="exbert_corpus_search")
-    assert "no corpus index for model" in message
+    for model in ("enc", "_enc_internals"):
+      message = client.error("/get_interpretations",
+                             {"inputs": examples[:1], "config": {"position": 1, "layer": 1}},
+                             model=model, dataset_name="s", interpreter="exbert_corpus_search")
+      assert "no corpus index for model" in message
+    assert "pred_tokens" not in info["models"]["_enc_internals"]["spec"]["output"]
     for name in info["models"]["enc"]["interpreters"]:
       client.ok("/get_interpretations",
                 {"inputs": examples[:1], "config": interpreter_config(name, info, "enc", "s")},
@@ -448,8 +548,14 @@ def test_corpus_pairs_with_the_same_weights_under_another_name(tiny_bert_dir, co
   app = server.make_app(models={"renamed": model},
                         datasets={"s": datasets.SentencesDataset(SENTENCES[:1])},
                         corpora={"bert_corpus": str(corpora["bert_corpus"])}, corpus_examples=0)
-  search = app._interpreters["exbert_corpus_search"]
-  assert search.corpus_for(app._models["renamed"], None)[0] == "bert_corpus"
+  with server.ExbertServer(app, port=0) as srv:
+    client = LitHttp(srv.url)
+    examples = client.ok("/get_dataset", dataset_name="s")
+    (found,) = client.ok("/get_interpretations",
+                         {"inputs": examples, "config": {"position": 1, "layer": 1}},
+                         model="_renamed_internals", dataset_name="s",
+                         interpreter="exbert_corpus_search")
+    assert found["matches"][0]["text"] == SENTENCES[0]
 
 
 def test_corpus_for_a_model_not_served_is_refused(tiny_bert_dir, corpora):
@@ -472,6 +578,7 @@ def test_eight_concurrent_clients_fifty_mixed_requests_each(client, examples):
       if choice == 0:
         args = ("/get_preds", {"inputs": [ex]},
                 dict(requested_fields=f"tokens,layer_{rng.randint(1, 2)}/attention"))
+        model = f"_{model}_internals"
       elif choice == 1:
         args = ("/get_preds", {"inputs": [ex]}, dict(requested_types="TokenTopKPreds"))
       elif choice == 2:
@@ -482,6 +589,7 @@ def test_eight_concurrent_clients_fifty_mixed_requests_each(client, examples):
                 {"inputs": [ex], "config": {"position": 1, "layer": rng.randint(0, 2),
                                             "kind": "embedding", "k": 5}},
                 dict(interpreter="exbert_corpus_search"))
+        model = rng.choice([model, f"_{model}_internals"])
       path, body, params = args
       status, result, _ = client.post(path, body, model=model, dataset_name="sentences",
                                       timeout=120, **params)

@@ -1,15 +1,20 @@
-"""The server's parts without HTTP: layouts, datasets, the field-limited output mapping."""
+"""The server's parts without HTTP: layouts, datasets, the internals model's fields, error
+bodies and request checks."""
 from __future__ import annotations
 
 import json
+import traceback
 
 import numpy as np
 import pytest
 from lit_nlp.lib import serialize
 
-from exbert_lit.lit import app as app_lib
+from exbert_lit import errors
 from exbert_lit.lit import datasets
+from exbert_lit.lit import http_errors
+from exbert_lit.lit import internals_model
 from exbert_lit.lit import layouts
+from exbert_lit.lit import request_checks
 
 
 def test_default_layout_places_exbert_beside_lits_modules():
@@ -95,7 +100,7 @@ class _Internals:
 
 
 def test_fields_from_internals_names_and_shapes():
-  out = app_lib.fields_from_internals(_Internals())
+  out = internals_model.fields_from_internals(_Internals())
   assert out["tokens"] == ["[CLS]", "a", "[SEP]"]
   assert out["special_tokens"].tolist() == [1.0, 0.0, 1.0]
   assert set(out) == {"tokens", "special_tokens", "layer_1/attention", "layer_2/attention",
@@ -104,45 +109,122 @@ def test_fields_from_internals_names_and_shapes():
   np.testing.assert_array_equal(out["layer_2/attention"], _Internals.attention[1])
 
 
-def test_round_attention_keeps_other_fields_and_shortens_json():
-  pred = {"layer_1/attention": np.full((1, 2, 2), 1 / 3, np.float32), "x": [1.23456789]}
-  rounded = app_lib.round_attention(pred, {"layer_1/attention"})
-  assert rounded["x"] == [1.23456789]
-  assert json.dumps(rounded["layer_1/attention"].tolist()) == (
-      "[[[0.3333, 0.3333], [0.3333, 0.3333]]]")
-
-
-_RNG = np.random.default_rng(0)
-_WEIGHTS = _RNG.random((3, 5, 5)).astype(np.float32)
-
-
-@pytest.mark.parametrize("pred,fast", [
-    ({"layer_1/attention": np.round(_WEIGHTS.astype(np.float64), 4), "tokens": ["a", "é"]}, True),
-    ({"layer_1/attention": np.array([[0.0, 1.0], [0.5, 0.0001]])}, True),
-    ({"layer_1/attention": _WEIGHTS}, False),                           # float32, not rounded
-    ({"layer_1/attention": _WEIGHTS.astype(np.float64)}, False),        # not rounded
-    ({"layer_1/attention": np.array([0.5, -0.0])}, False),              # -0.0 prints as such
-    ({"layer_1/attention": np.array([0.5, np.nan])}, False),
-    ({"layer_1/attention": np.array([1.5, 2.0])}, False),               # outside [0, 1]
-    ({"layer_1/attention": np.zeros((0, 2))}, False),
-    ({"layer_1/attention": [0.5], "special_tokens": np.array([1.0, 0.0], np.float32)}, False),
+@pytest.mark.parametrize("weights,expected", [
+    (np.full((1, 2, 2), 1 / 3, np.float32), np.full((1, 2, 2), 0.3333)),
+    (np.array([[[1.0, 0.0], [0.00004, 0.99996]]]), np.array([[[1.0, 0.0], [0.0, 1.0]]])),
+    # float32(0.12345) is just below 0.12345
+    (np.array([[[0.12345]], [[0.5]]]), np.array([[[0.1234]], [[0.5]]])),
+    (np.zeros((3, 5, 5)), np.zeros((3, 5, 5))),
 ])
-def test_preds_json_is_lits_json_byte_for_byte(pred, fast):
-  preds = [pred, {}, {"x": (1, 2)}]
-  assert app_lib.preds_json(preds, {"layer_1/attention"}) == serialize.to_json(preds, simple=True)
-  assert (app_lib.rounded_weights_json(pred["layer_1/attention"]) is not None) is fast
+def test_packed_attention_round_trips_to_four_decimals(weights, expected):
+  packed = internals_model.pack_attention(weights)
+  assert isinstance(packed, str) and len(packed) == 4 * -(-2 * weights.size // 3)
+  unpacked = internals_model.unpack_attention(packed, weights.shape[-1])
+  assert unpacked.shape == weights.shape
+  np.testing.assert_array_equal(unpacked, expected)
+  # JSON of the unpacked weights is what LIT would write for the rounded floats.
+  assert serialize.to_json(unpacked, simple=True) == serialize.to_json(np.round(expected, 4),
+                                                                       simple=True)
 
 
-def test_preds_json_of_no_preds():
-  assert app_lib.preds_json([], {"layer_1/attention"}) == "[]"
-
-
-@pytest.mark.parametrize("example,plain", [
-    ({"text": "a"}, True), ({"text": "a", "tokens": []}, True),
-    ({"text": "a", "tokens": ["a"]}, False), ({"text": "a", "input_embs": [[0.0]]}, False),
+@pytest.mark.parametrize("name,served", [
+    ("_bert_internals", "bert"), ("__x_internals", "_x"), ("bert", "bert"),
+    ("_internals", "_internals"), ("_bert_internals_2", "_bert_internals_2"),
 ])
-def test_plain_text_examples(example, plain):
-  assert app_lib.is_plain_text_example(example) is plain
+def test_internals_names_round_trip(name, served):
+  assert internals_model.served_name(name) == served
+  if name != served:
+    assert internals_model.internals_name(served) == name
+
+
+# --- errors over HTTP ---------------------------------------------------------------------------
+
+def _traceback(exception: BaseException) -> str:
+  try:
+    raise exception
+  except BaseException:  # pylint: disable=broad-except
+    return traceback.format_exc()
+
+
+class _Custom(Exception):
+  pass
+
+
+@pytest.mark.parametrize("exception,name", [
+    (ValueError("bad\nsecond line"), "ValueError"),
+    (errors.ExbertError("layer 9 out of range"), "ExbertError"),
+    (KeyError("inputs"), "KeyError"),
+    (_Custom(), "_Custom"),
+    (TypeError("x: y"), "TypeError"),
+])
+def test_exception_type_of_a_traceback(exception, name):
+  assert http_errors.exception_type(_traceback(exception)) == name
+
+
+def test_exception_type_of_a_chained_traceback_is_the_last_one():
+  try:
+    try:
+      raise KeyError("a")
+    except KeyError as e:
+      raise errors.ExbertError("unknown thing") from e
+  except errors.ExbertError:
+    text = traceback.format_exc()
+  assert http_errors.exception_type(text) == "ExbertError"
+  assert http_errors.exception_type("no traceback here") == ""
+
+
+@pytest.mark.parametrize("exception,status,head", [
+    (errors.ExbertError("empty 'text': type a sentence"), 400, "empty 'text': type a sentence"),
+    (ValueError("Must provide a model\nmore"), 400, "Must provide a model"),
+    (KeyError("inputs"), 500, "Uncaught error: KeyError: 'inputs'"),
+    (RuntimeError(""), 500, "Uncaught error: RuntimeError: no message"),
+])
+def test_lit_error_bodies_become_one_line(exception, status, head):
+  lit_body = f"Uncaught error: {exception}\n\nDetails: {_traceback(exception)}"
+  ours = http_errors.rewrite_lit_error(lit_body, "/get_preds")
+  assert ours.status == status
+  first, details = ours.body.split("\n\nDetails: ")
+  assert first == head
+  assert "Traceback" not in ours.body and "File " not in ours.body and "\n" not in details
+  assert http_errors.rewrite_lit_error("<html>not LIT's</html>", "/") is None
+
+
+# --- request checks -----------------------------------------------------------------------------
+
+_METADATA = request_checks.ServerMetadata(
+    models={"bert": frozenset({"tokens", "layer_1/attention", "layer_2/attention"}),
+            "_bert_internals": frozenset({"tokens", "layer_1/attention", "layer_2/attention",
+                                          "layer_0/token_emb"})},
+    datasets=frozenset({"sentences"}), interpreters=frozenset({"pca"}),
+    generators=frozenset({"Scrambler"}))
+
+
+@pytest.mark.parametrize("path,args,message", [
+    ("/get_preds", {"model": "bert", "requested_fields": "tokens,layer_2/attention"}, None),
+    ("/get_preds", {"model": "_bert_internals", "requested_types": "Tokens"}, None),
+    ("/get_info", {}, None),
+    ("/get_preds", {"model": "nope"}, "unknown model 'nope'; this server has: bert"),
+    ("/get_preds", {"model": "bert", "dataset_name": "x"},
+     "unknown dataset 'x'; this server has: sentences"),
+    ("/get_interpretations", {"interpreter": "x"}, "unknown interpreter 'x'; this server has: pca"),
+    ("/get_generated", {"generator": "x"}, "unknown generator 'x'; this server has: Scrambler"),
+    ("/get_preds", {"model": "_bert_internals", "requested_fields": "tokens,layer_9/attention"},
+     "model 'bert' has no output 'layer_9/attention'; its layers are 1..2"),
+    ("/get_preds", {"model": "bert", "requested_fields": "layer_0/token_emb"},
+     "model 'bert' has no output 'layer_0/token_emb'"),
+    ("/get_preds", {"model": "bert", "requested_types": "Nope"},
+     "'Nope' is not a LIT type (requested_types)"),
+    ("/get_preds", {"model": "bert", "requested_types": "JsonDict"},
+     "'JsonDict' is not a LIT type (requested_types)"),
+])
+def test_request_checks(path, args, message):
+  assert request_checks.names_something(args) is bool(args)
+  if message is None:
+    request_checks.check_request(path, args, _METADATA)
+  else:
+    with pytest.raises(errors.ExbertError) as raised:
+      request_checks.check_request(path, args, _METADATA)
+    assert str(raised.value) == message
 
 
 def test_model_paths_with_the_same_short_name_are_refused_not_overwritten():

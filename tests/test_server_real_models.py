@@ -33,8 +33,8 @@ def test_both_models_listed_with_their_tools(client):
 @pytest.mark.parametrize("model,layers,heads", [("minilm", 6, 12), ("smollm2", 30, 9)])
 def test_attention_request(client, model, layers, heads):
   examples = client.ok("/get_dataset", dataset_name="s")
-  status, preds, size = client.post("/get_preds", {"inputs": examples}, model=model,
-                                    dataset_name="s",
+  status, preds, size = client.post("/get_preds", {"inputs": examples},
+                                    model=f"_{model}_internals", dataset_name="s",
                                     requested_fields=f"tokens,layer_{layers}/attention")
   assert status == 200, preds
   att = np.asarray(preds[0][f"layer_{layers}/attention"])

@@ -18,7 +18,17 @@ Adding exBERT to a LIT server you already run (plain `lit_nlp.dev_server`):
 
 Your own LIT model works with the views if it declares the docs/FIELDS.md outputs (`tokens`,
 `layer_{l}/attention`, and for corpus search `layer_{l}/token_emb` / `layer_{l}/context_emb`
-plus a `fingerprint()` matching the corpus index). `exbert_lit.make_server` adds what a plain
-LitApp lacks: one-line errors, one model call at a time, and gradient-free field-limited
-predictions (lit/app.py).
+plus a `fingerprint()` matching the corpus index). To give the views their gradient-free model
+in your own server, serve each model as a group: `model_group.model_group(name, model).models()`
+gives `{name: ..., "_name_internals": ...}` for LitApp's `models`.
+
+`exbert_lit.make_server` does that and more, around an unmodified LitApp:
+- model_group.py: each model as `NAME` and `_NAME_internals`, one model call at a time;
+- internals_model.py: `_NAME_internals`, the same weights without gradients, attention packed;
+- text_checks.py: empty and over-long sentences refused with one line;
+- request_checks.py: unknown models, datasets, tools and fields refused before LIT runs;
+- http_errors.py: LIT's error body (with its traceback) turned into one line;
+- app.py: ExbertApp, the WSGI app that puts these together.
+Also here: corpus_search.py (the interpreter), datasets.py, layouts.py, stale_ids.py (LIT 1.3.1's
+Ablation Flip id bug), client.py (where the built client bundle is).
 """

@@ -3,9 +3,10 @@
 Given the selected example and a token position, layer, kind and heads (docs/FIELDS.md), it looks up
 that token's E(l) or C(l) in the model's outputs for the example and asks the model's corpus
 index for the nearest tokens, returning a `SearchResult` (exbert_lit/corpus/result.py) per
-example. It never runs the model itself when LIT hands it model outputs: the vectors come from
-LIT's prediction cache (or from the server's field-limited cache, see lit/app.py), so a search
-after the attention view has shown the sentence costs only the faiss lookup.
+example. It never runs the model itself when LIT hands it model outputs: the corpus view asks
+with the gradient-free `_NAME_internals` model (lit/internals_model.py), whose outputs for the
+sentence LIT has cached since the attention view showed it, so a search costs only the faiss
+lookup.
 
 Corpora are matched to models by the model's fingerprint (config + tokenizer hash): a corpus
 built with another model is refused with a message naming both.
@@ -13,7 +14,7 @@ built with another model is refused with a message naming both.
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 from lit_nlp.api import components as lit_components

@@ -32,14 +32,23 @@ def drop_stale_id(example: lit_types.JsonDict) -> lit_types.JsonDict:
 
 
 class ContentCheckedModel(lit_model.ModelWrapper):
-  """Predicts modified copies as new examples (see module docstring)."""
+  """Predicts modified copies as new examples (see module docstring).
+
+  `originals` are the examples the generator was given: a variant that still carries one's
+  `_id` gets that original's `grad_target`, read from the original's prediction (which LIT's
+  cache answers: the generators predict the original first).
+  """
+
+  def __init__(self, model: lit_model.Model,
+               originals: Sequence[lit_types.JsonDict] = ()):
+    super().__init__(model)
+    self._originals = {ex["_id"]: ex for ex in originals if ex.get("_id")}
 
   def _original_output(self, example_id: str) -> Optional[lit_types.JsonDict]:
-    served = self.wrapped
-    if not isinstance(served, caching.CachingModelWrapper):
+    original = self._originals.get(example_id)
+    if original is None or is_stale(original):
       return None
-    (output,) = served._get_results_from_cache(  # pylint: disable=protected-access
-        [served.key_fn({"_id": example_id})])
+    (output,) = self.wrapped.predict([original])
     return output
 
   def _fresh(self, example: lit_types.JsonDict) -> lit_types.JsonDict:
@@ -76,13 +85,13 @@ class ContentCheckedGenerator(lit_components.Generator):
 
   def generate(self, example, model, dataset, config=None) -> list[Any]:
     return [drop_stale_id(cf) for cf in self._generator.generate(
-        example, ContentCheckedModel(model), dataset, config)]
+        example, ContentCheckedModel(model, [example]), dataset, config)]
 
   def run(self, inputs: Sequence[lit_types.JsonDict], model: lit_model.Model,
           dataset: lit_dataset.Dataset,
           model_outputs: Optional[list[lit_types.JsonDict]] = None,
           config: Optional[lit_types.JsonDict] = None):
-    generated = self._generator.run(inputs, ContentCheckedModel(model), dataset,
+    generated = self._generator.run(inputs, ContentCheckedModel(model, inputs), dataset,
                                     model_outputs=model_outputs, config=config)
     # LIT indexes the variants under the `_id` they carry: a stale one would make the client
     # show the original's predictions for them.

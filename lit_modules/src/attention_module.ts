@@ -23,6 +23,8 @@ import {columnHeight, ColumnLayout, edgePath, rowCentre, rowIndices} from '../li
 import {formatHeadSet, HeadSetError, isHeadSelected, parseHeadSet, toggleHead} from '../lib/heads';
 import {displayToken, maskedText, maskTokens} from '../lib/tokens';
 
+import {viewModel} from './model_group';
+import {PACKED_SUFFIX, unpackAttention} from './packed_attention';
 import {exbertState} from './view_state';
 
 /** [(token, probability)], best first. */
@@ -44,6 +46,8 @@ interface AttentionData {
 interface AttentionFields {
   /** layer number (1..L) -> AttentionHeads field. */
   layers: Map<number, string>;
+  /** layer number -> its packed copy, where the model has one (`_NAME_internals`). */
+  packed: Map<number, string>;
   tokens: string;
   special: string|null;
   preds: string|null;
@@ -72,6 +76,12 @@ export function attentionFields(inputSpec: Spec, outputSpec: Spec):
     if (match !== null) layers.set(Number(match[1]), key);
   }
   if (layers.size === 0) keys.forEach((key, i) => layers.set(i + 1, key));
+  const packed = new Map<number, string>();
+  for (const [layer, key] of layers) {
+    if (outputSpec[key + PACKED_SUFFIX] !== undefined) {
+      packed.set(layer, key + PACKED_SUFFIX);
+    }
+  }
   const first = outputSpec[keys[0]] as AttentionHeads;
   const tokens = first.align_in || 'tokens';
   const tokensSpec = outputSpec[tokens] as Tokens | undefined;
@@ -82,6 +92,7 @@ export function attentionFields(inputSpec: Spec, outputSpec: Spec):
       null;
   return {
     layers,
+    packed,
     tokens,
     special,
     preds,
@@ -256,10 +267,16 @@ export class ExbertAttentionModule extends LitModule {
     makeObservable(this);
   }
 
+  /** The LIT model asked for the attention: `_NAME_internals`, else NAME. */
+  @computed
+  get sourceModel(): string {
+    return viewModel(this.model, this.appState.metadata.models);
+  }
+
   @computed
   get fields(): AttentionFields|null {
     if (!this.model) return null;
-    const spec = this.appState.getModelSpec(this.model);
+    const spec = this.appState.getModelSpec(this.sourceModel);
     return attentionFields(spec.input, spec.output);
   }
 
@@ -329,10 +346,10 @@ export class ExbertAttentionModule extends LitModule {
 
   override firstUpdated() {
     this.reactImmediately(
-        () => [this.selectionService.primarySelectedInputData, this.model,
-               this.layer, this.fields] as const,
-        ([input, , layer, fields]) => {
-          this.load(input, layer, fields);
+        () => [this.selectionService.primarySelectedInputData,
+               this.sourceModel, this.layer, this.fields] as const,
+        ([input, source, layer, fields]) => {
+          this.load(input, source, layer, fields);
         });
     // Keep the head-set box in step with the state unless it holds an error.
     this.reactImmediately(
@@ -360,18 +377,21 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   private async load(
-      input: IndexedInput|null, layer: number|null,
+      input: IndexedInput|null, source: string, layer: number|null,
       fields: AttentionFields|null) {
     if (input == null || layer === null || fields === null) {
       this.data = null;
       return;
     }
-    const attentionKey = fields.layers.get(layer)!;
+    // The packed copy of the layer where there is one (a fraction of the JSON).
+    const attentionKey = fields.packed.get(layer) ?? fields.layers.get(layer)!;
     const requested = [fields.tokens, attentionKey];
     if (fields.special !== null) requested.push(fields.special);
     if (fields.preds !== null) requested.push(fields.preds);
+    // One layer of the model's attention: LIT returns only the requested
+    // fields, and its cache answers the other layers without a model run.
     const promise = this.apiService.getPreds(
-        [input], this.model, this.appState.currentDataset, [], requested,
+        [input], source, this.appState.currentDataset, [], requested,
         `Loading attention of layer ${layer}`);
     let results;
     try {
@@ -396,7 +416,9 @@ export class ExbertAttentionModule extends LitModule {
       layer,
       tokens,
       special,
-      attention: (pred[attentionKey] ?? []) as number[][][],
+      attention: fields.packed.has(layer) ?
+          unpackAttention(pred[attentionKey] as string, tokens.length) :
+          (pred[attentionKey] ?? []) as number[][][],
       preds: fields.preds !== null ? (pred[fields.preds] ?? []) as TopK[] : [],
     };
   }

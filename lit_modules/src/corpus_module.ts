@@ -23,6 +23,7 @@ import {formatHeadSet} from '../lib/heads';
 import {displayToken} from '../lib/tokens';
 import {parseOffsets, SearchKind, searchLayer} from '../lib/url_state';
 
+import {viewModel} from './model_group';
 import {exbertState} from './view_state';
 
 /** Name under which the server registers the corpus-search interpreter. */
@@ -191,10 +192,19 @@ export class ExbertCorpusModule extends LitModule {
     makeObservable(this);
   }
 
+  /**
+   * The LIT model the search runs with: `_NAME_internals`, whose cached
+   * outputs (from the attention view) hold the query vectors, else NAME.
+   */
+  @computed
+  get sourceModel(): string {
+    return viewModel(this.model, this.appState.metadata.models);
+  }
+
   @computed
   get available(): boolean {
     return this.model !== '' &&
-        this.appState.metadata.models[this.model]?.interpreters.includes(
+        this.appState.metadata.models[this.sourceModel]?.interpreters.includes(
             INTERPRETER) === true;
   }
 
@@ -242,7 +252,7 @@ export class ExbertCorpusModule extends LitModule {
     this.searching = true;
     try {
       const promise = this.apiService.getInterpretations(
-          [request.input], this.model, this.appState.currentDataset,
+          [request.input], this.sourceModel, this.appState.currentDataset,
           INTERPRETER, config, 'Searching the corpus');
       const results = await this.loadLatest('search', promise);
       if (results === null) return;

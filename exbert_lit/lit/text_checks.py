@@ -1,0 +1,60 @@
+"""Checks on the sentences a model is asked to run on: empty and over-long text are user errors.
+
+Our models would fail on an empty text with a ValueError from deep inside the tokenisation, and
+cut an over-long one to their limit with a logged warning, so the exBERT views would show a
+prefix of what the user typed without saying so. The served models (lit/model_group.py) run
+these checks before every prediction and raise an `ExbertError` naming the field, the model and
+the fix. Only the views' model (`_NAME_internals`) refuses over-long text: `NAME` also serves
+LIT's components, whose perturbations (LIME, the counterfactual generators) can lengthen a
+sentence past the limit, and keeps LIT's behaviour of cutting it (with the logged warning).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from lit_nlp.api import model as lit_model
+from lit_nlp.api import types as lit_types
+
+from exbert_lit.errors import ExbertError
+from exbert_lit.lit import corpus_search
+
+
+def text_fields(model: lit_model.Model) -> list[str]:
+  """The required TextSegment inputs of a model (for ours: `text`)."""
+  return [k for k, v in model.input_spec().items()
+          if isinstance(v, lit_types.TextSegment) and v.required]
+
+
+def check_examples(model: lit_model.Model, examples: Iterable[Mapping[str, Any]],
+                   label: str, *, refuse_long: bool) -> None:
+  """Raises ExbertError for an example whose text is empty or, with `refuse_long`, longer than
+  the model takes.
+
+  An example that gives its word-pieces (`tokens`, e.g. the attention view's "mask this token")
+  is used as given and not checked here. `label` is the model's name as the user knows it.
+  """
+  keys = text_fields(model)
+  for example in examples:
+    if example.get("tokens"):
+      continue
+    for key in keys:
+      value = example.get(key)
+      if not isinstance(value, str) or not value.strip():
+        raise ExbertError(f"empty {key!r}: type a sentence for model {label!r}")
+      if refuse_long:
+        check_length(model, key, value, label)
+
+
+def check_length(model: lit_model.Model, key: str, text: str, label: str) -> None:
+  """Refuses text with more tokens than the model's `max_length` (specials included)."""
+  base = corpus_search.unwrap(model)
+  tokenizer = getattr(base, "tokenizer", None)
+  max_length = getattr(base, "max_length", None)
+  if tokenizer is None or not isinstance(max_length, int):
+    return
+  if len(text) + 8 < max_length:   # a token covers >= 1 character, plus a few specials
+    return
+  count = len(tokenizer(text, add_special_tokens=True)["input_ids"])
+  if count > max_length:
+    raise ExbertError(f"{key!r} is {count} tokens; model {label!r} takes at most "
+                      f"{max_length}: shorten it")
