@@ -24,10 +24,6 @@ from exbert_lit.errors import ExbertError
 # Command modules under exbert_lit.commands, in the order `--help` lists them.
 COMMANDS = ("predict", "index", "search", "serve", "demo", "bench")
 
-# Bridge for modules not yet switched to ExbertError (corpus/ray_engine.py, commands/search.py);
-# remove once nothing imports it.
-UserError = ExbertError
-
 
 class ArgumentParser(argparse.ArgumentParser):
   """argparse, but a bad option is one line on stderr (`PROG: error: ...`), no usage block.

@@ -38,6 +38,7 @@ from exbert_lit.lit import corpus_search
 from exbert_lit.lit import datasets as datasets_lib
 from exbert_lit.lit import layouts as layouts_lib
 from exbert_lit.lit import stale_ids
+from exbert_lit.errors import ExbertError
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +119,12 @@ def load_models(models: ModelArg) -> dict[str, lit_model.Model]:
     for m in models:
       name = model_short_name(str(m))
       if name in named:
-        raise ValueError(f"models {named[name]!r} and {str(m)!r} would both be named {name!r}: "
+        raise ExbertError(f"models {named[name]!r} and {str(m)!r} would both be named {name!r}: "
                          "pass a mapping {name: path} to name them")
       named[name] = str(m)
     models = named
   if not models:
-    raise ValueError("no models: give at least one model name or path")
+    raise ExbertError("no models: give at least one model name or path")
   loaded = {}
   for name, model in models.items():
     if isinstance(model, (str, os.PathLike)):
@@ -172,7 +173,7 @@ def check_corpora_match(corpora: Mapping[str, Any], models: Mapping[str, lit_mod
   for name, corpus in corpora.items():
     if not any(corpus_search.built_for(corpus, model) for model in models.values()):
       served = ", ".join(f"{n!r}" for n in models)
-      raise ValueError(f"corpus {name!r} was built with model {corpus.model_name!r}, which this "
+      raise ExbertError(f"corpus {name!r} was built with model {corpus.model_name!r}, which this "
                        f"server does not serve ({served}): index it with one of them")
 
 
@@ -255,7 +256,7 @@ class ExbertServer:
     try:
       self._server = serving.make_server(self.host, self.port, self.app, threaded=True)
     except OSError as e:
-      raise ValueError(f"cannot listen on {self.host}:{self.port}: {e.strerror or e}") from e
+      raise ExbertError(f"cannot listen on {self.host}:{self.port}: {e.strerror or e}") from e
     self.port = self._server.socket.getsockname()[1]   # port 0 picks a free one
 
   def serve(self, on_ready: Optional[Callable[[str], None]] = None) -> None:

@@ -2,7 +2,6 @@
 compressed index against exact search, and search from model + text on a tiny real model."""
 from __future__ import annotations
 
-import itertools
 import pathlib
 
 import faiss
@@ -13,7 +12,6 @@ import pytest
 from exbert_lit.bench import corpus as bench_corpus
 from exbert_lit.corpus import build
 from exbert_lit.corpus import search
-from exbert_lit.corpus import store
 from exbert_lit.errors import ExbertError
 from corpus_fakes import FakeModel
 from test_store import CORPUS

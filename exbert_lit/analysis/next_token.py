@@ -7,7 +7,7 @@ k-th probability", so load the model with a generous `top_k`.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 

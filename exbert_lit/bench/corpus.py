@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import pathlib
-import shutil
 import tempfile
 import time
 

@@ -71,7 +71,7 @@ def candidates() -> list[Candidate]:
       Candidate("SQ8", max_vectors=2_000_000, note="the previous default"),
       Candidate(f"PQ{dim // 2}x4fs", max_vectors=2_000_000,
                 note="the default's candidate codes alone: the <= 8 KB/token option"),
-      Candidate(f"IVF4096,PQ{dim // 2}x4fs,Refine(SQ8)", f"nprobe=64,k_factor_rf=12",
+      Candidate(f"IVF4096,PQ{dim // 2}x4fs,Refine(SQ8)", "nprobe=64,k_factor_rf=12",
                 max_vectors=2_000_000, note="partitioned by whole vectors"),
   ]
 

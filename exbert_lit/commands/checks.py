@@ -11,7 +11,7 @@ import contextlib
 import json
 import pathlib
 import socket
-from typing import Any, Iterator
+from typing import Any
 
 from exbert_lit.errors import ExbertError
 
@@ -149,20 +149,3 @@ def check_faiss_factory(factory: str, dims: list[int], search_params: str | None
       except RuntimeError as e:
         raise ExbertError(f"--search-params {search_params!r} do not fit {factory!r}: "
                           f"{str(e).strip().splitlines()[-1][:200]}") from None
-
-
-@contextlib.contextmanager
-def lower_layer_user_errors() -> Iterator[None]:
-  """Reports the store's and the model registry's own user errors as ExbertError.
-
-  corpus.store.StoreError and models.registry.ModelNotFoundError were written before
-  ExbertError and may still subclass only ValueError; this makes them one line either way.
-  """
-  from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
-  from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top
-  try:
-    yield
-  except (store.StoreError, registry.ModelNotFoundError) as e:
-    if isinstance(e, ExbertError):
-      raise
-    raise ExbertError(str(e)) from None

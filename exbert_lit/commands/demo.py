@@ -72,17 +72,16 @@ def run(args: argparse.Namespace) -> int:
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
   models, corpora = {}, {}
   index_seconds = 0.0
-  with checks.lower_layer_user_errors():
-    for name in names:
-      print(f"loading {name}", flush=True)
-      model = load_model(name)
-      models[name] = model
-      count = args.sentences or DEFAULT_SENTENCES.get(name, 1000)
-      t = time.perf_counter()
-      corpora[f"brown-{name}"] = stores.ensure_store(
-          model, "brown", count, config=build.BuildConfig(index_type=DEMO_INDEX),
-          cache=cache)
-      index_seconds += time.perf_counter() - t
+  for name in names:
+    print(f"loading {name}", flush=True)
+    model = load_model(name)
+    models[name] = model
+    count = args.sentences or DEFAULT_SENTENCES.get(name, 1000)
+    t = time.perf_counter()
+    corpora[f"brown-{name}"] = stores.ensure_store(
+        model, "brown", count, config=build.BuildConfig(index_type=DEMO_INDEX),
+        cache=cache)
+    index_seconds += time.perf_counter() - t
   first_corpus = next(iter(corpora.values()))
   demo_data = {
       "examples": datasets.examples_dataset(),

@@ -78,12 +78,10 @@ def run(args) -> int:
         functools.partial(load_model, args.model, batch_size=args.batch_size,
                           compute_gradients=False),
         workers=args.workers, address=args.address)
-  with checks.lower_layer_user_errors():
-    model = load_model(args.model, batch_size=args.batch_size, compute_gradients=False)
+  model = load_model(args.model, batch_size=args.batch_size, compute_gradients=False)
   started = time.perf_counter()
-  with checks.lower_layer_user_errors():   # e.g. an unfinished build with other settings
-    manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress,
-                           engine=engine)
+  manifest = build.build(model, args.corpus, args.out, config, progress=not args.no_progress,
+                         engine=engine)
   seconds = time.perf_counter() - started
   counts = manifest["counts"]
   size = sum(store.directory_bytes(args.out).values())

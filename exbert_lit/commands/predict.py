@@ -131,8 +131,7 @@ def run(args: argparse.Namespace) -> int:
     raise ExbertError(f"--top-k {args.top_k} is more than the model's {vocab_size} tokens")
   check_text_length(args.text, source, config, args.model)
   from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top
-  with checks.lower_layer_user_errors():
-    model = registry.load_model(args.model, top_k=args.top_k, compute_gradients=False)
+  model = registry.load_model(args.model, top_k=args.top_k, compute_gradients=False)
   doc = predictions(model, args.text, args.top_k)
   if args.json:
     json.dump(doc, sys.stdout, ensure_ascii=False)

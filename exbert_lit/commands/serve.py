@@ -78,17 +78,16 @@ def run(args: argparse.Namespace) -> int:
   from exbert_lit import server  # pylint: disable=g-import-not-at-top
   try:
     datasets = server.load_datasets(args.data or None)
-  except (OSError, ValueError) as e:   # the data loaders' messages name the file and line
+  except (OSError, ExbertError) as e:   # the data loaders' messages name the file and line
     raise ExbertError(f"--data: {e}") from None
   shapes = {name: checks.config_shape(checks.model_config(path)[1])
             for name, path in models.items()}
   check_corpora_fit(manifests, shapes)
-  with checks.lower_layer_user_errors():
-    loaded = server.load_models(models)
-    corpora = server.open_corpora(args.corpus or None)
+  loaded = server.load_models(models)
+  corpora = server.open_corpora(args.corpus or None)
   try:   # same kind and size, other weights: only the loaded models' fingerprints tell
     server.check_corpora_match(corpora, loaded)
-  except ValueError as e:   # its one job is this one-line message
+  except ExbertError as e:   # its one job is this one-line message
     raise ExbertError(f"--corpus: {e}") from None
   srv = server.make_server(
       models=loaded, datasets=datasets, corpora=corpora, corpus_examples=args.corpus_examples,

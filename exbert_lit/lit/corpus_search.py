@@ -25,6 +25,7 @@ from lit_nlp.api import types as lit_types
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import store
 from exbert_lit.lit import search_config
+from exbert_lit.errors import ExbertError
 
 NAME = "exbert_corpus_search"
 
@@ -155,16 +156,16 @@ class CorpusSearch(lit_components.Interpreter):
     if name is not None:
       if name not in self._corpora:
         loaded = ", ".join(sorted(self._corpora)) or "none"
-        raise ValueError(f"unknown corpus {name!r}; loaded corpora: {loaded}")
+        raise ExbertError(f"unknown corpus {name!r}; loaded corpora: {loaded}")
       corpus = self._corpora[name]
       if fingerprint is not None and not built_for(corpus, model):
-        raise ValueError(f"corpus {name!r} was built with model {corpus.model_name!r}, "
+        raise ExbertError(f"corpus {name!r} was built with model {corpus.model_name!r}, "
                          f"not {label!r}: index the corpus with this model")
       return name, corpus
     for corpus_name, corpus in self._corpora.items():
       if built_for(corpus, model):
         return corpus_name, corpus
-    raise ValueError(f"no corpus index for model {label!r}: build one with "
+    raise ExbertError(f"no corpus index for model {label!r}: build one with "
                      f"`exbert-lit index --model {label} ...` and pass it with --corpus")
 
   def run(self, inputs: Sequence[lit_types.JsonDict], model: lit_model.Model,
@@ -180,12 +181,12 @@ class CorpusSearch(lit_components.Interpreter):
     for output in model_outputs:
       tokens = output.get("tokens")
       if tokens is None:
-        raise ValueError("the model's outputs have no 'tokens' field")
+        raise ExbertError("the model's outputs have no 'tokens' field")
       cfg = parse_config(model, config, num_tokens=len(tokens))
       name, corpus = self.corpus_for(model, cfg.corpus)
       vectors = output.get(cfg.field)
       if vectors is None:
-        raise ValueError(f"the model's outputs have no {cfg.field!r} field")
+        raise ExbertError(f"the model's outputs have no {cfg.field!r} field")
       vector = np.asarray(vectors, dtype=np.float32)[cfg.position]
       with self._locks[name]:
         results.append(corpus.search(

@@ -13,6 +13,8 @@ from typing import Iterable, Optional
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 
+from exbert_lit.errors import ExbertError
+
 # Where `exbert-lit demo` and the docs take their example sentences from.
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
 EXAMPLES_FILE = DATA_DIR / "examples.txt"
@@ -34,7 +36,7 @@ class SentencesDataset(lit_dataset.Dataset):
   def __init__(self, sentences: list[str], description: str = "sentences"):
     sentences = _clean(sentences)
     if not sentences:
-      raise ValueError(f"{description}: no sentences")
+      raise ExbertError(f"{description}: no sentences")
     self._description = description
     self._examples = [{"text": s} for s in sentences]
 
@@ -55,7 +57,7 @@ class TextFileDataset(SentencesDataset):
     try:
       lines = file.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
-      raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+      raise ExbertError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     sentences = _clean(lines)
     if max_examples:
       sentences = sentences[:max_examples]
@@ -82,13 +84,13 @@ class JsonlDataset(lit_dataset.Dataset):
         try:
           record = json.loads(line)
         except json.JSONDecodeError as e:
-          raise ValueError(f"{path}:{number}: not JSON ({e.msg})") from None
+          raise ExbertError(f"{path}:{number}: not JSON ({e.msg})") from None
         if isinstance(record, str):
           record = {"text": record}
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-          raise ValueError(f"{path}:{number}: needs a \"text\" string")
+          raise ExbertError(f"{path}:{number}: needs a \"text\" string")
         if not record["text"].strip():
-          raise ValueError(f"{path}:{number}: empty \"text\"")
+          raise ExbertError(f"{path}:{number}: empty \"text\"")
         example = {"text": record["text"]}
         for key, value in record.items():
           if key != "text" and isinstance(value, str) and not key.startswith("_"):
@@ -98,7 +100,7 @@ class JsonlDataset(lit_dataset.Dataset):
         if max_examples and len(examples) >= max_examples:
           break
     if not examples:
-      raise ValueError(f"{path}: no examples")
+      raise ExbertError(f"{path}: no examples")
     for example in examples:  # LIT wants every field on every example
       for key in extra_fields:
         example.setdefault(key, "")

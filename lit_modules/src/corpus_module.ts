@@ -21,14 +21,14 @@ import {displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPos
 import {Bin, Match, SearchResult} from '../lib/corpus_types';
 import {formatHeadSet} from '../lib/heads';
 import {displayToken} from '../lib/tokens';
-import {parseOffsets, SearchKind, searchLayer} from '../lib/url_state';
+import {DEFAULT_K, NotationError, parseOffsetList} from '../lib/notation';
+import {SearchKind, searchLayer} from '../lib/url_state';
 
 import {viewModel} from './model_group';
 import {exbertState} from './view_state';
 
 /** Name under which the server registers the corpus-search interpreter. */
 export const INTERPRETER = 'exbert_corpus_search';
-const DEFAULT_K = 50;
 
 interface SearchRequest {
   input: IndexedInput;
@@ -287,12 +287,13 @@ export class ExbertCorpusModule extends LitModule {
     };
     const onOffsets = (e: Event) => {
       const text = (e.target as HTMLInputElement).value;
-      const offsets = parseOffsets(text);
-      if (offsets === null) {
-        this.error = `Offsets must be whole numbers like -1,1; got "${text}"`;
-      } else {
+      try {
+        const offsets = parseOffsetList(text);
         this.error = '';
         exbertState.update({offsets});
+      } catch (e) {
+        if (!(e instanceof NotationError)) throw e;
+        this.error = e.message;  // the notation's own one-line message (tests/notation_cases.json)
       }
     };
     const kind = exbertState.kind;
