@@ -500,7 +500,7 @@ def test_bad_requests_get_one_line_errors(client, examples):
 def test_tracebacks_go_to_the_server_log_only(client, examples, caplog):
   with caplog.at_level(logging.ERROR):
     message = _search(client, examples, {"position": 1, "layer": 9})
-  assert "layer 9 out of range" in message
+  assert "layer 9 is out of range" in message
   logged = "\n".join(r.getMessage() for r in caplog.records)
   assert "Traceback (most recent call last)" in logged and "layer 9 out of range" in logged
 

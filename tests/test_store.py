@@ -14,6 +14,7 @@ from exbert_lit.corpus import manifest as manifest_lib
 from exbert_lit.corpus import search
 from exbert_lit.corpus import store
 from exbert_lit.errors import ExbertError
+from exbert_lit.errors import ExbertError
 from corpus_fakes import FakeModel
 
 CORPUS = """The girl ran to a local pub. She wanted to escape the din of her city.
@@ -271,7 +272,7 @@ def test_mistyped_manifest_fields_are_named(tmp_path, corpus_file, path, value, 
 def test_missing_directory_and_bad_corpus(tmp_path):
   with pytest.raises(store.StoreError, match="no corpus index at"):
     search.CorpusIndex.open(tmp_path / "nothing")
-  with pytest.raises(FileNotFoundError, match="neither 'brown' nor a file"):
+  with pytest.raises(ExbertError, match="neither 'brown' nor a file"):
     build.build(FakeModel(), str(tmp_path / "missing.txt"), tmp_path / "s", CONFIG,
                 progress=False)
   bad = tmp_path / "latin1.txt"
