@@ -502,7 +502,7 @@ def test_tracebacks_go_to_the_server_log_only(client, examples, caplog):
     message = _search(client, examples, {"position": 1, "layer": 9})
   assert "layer 9 is out of range" in message
   logged = "\n".join(r.getMessage() for r in caplog.records)
-  assert "Traceback (most recent call last)" in logged and "layer 9 out of range" in logged
+  assert "Traceback (most recent call last)" in logged and "layer 9 is out of range" in logged
 
 
 def test_error_responses_are_plain_text(client):
