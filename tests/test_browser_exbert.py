@@ -384,6 +384,8 @@ def test_corpus_search_shows_matches_and_histograms(app_page):
   matches = corpus.locator("tr.match")
   expect(matches.first).to_be_visible(timeout=TIMEOUT_MS)
   assert 0 < matches.count() <= 50
+  # A context search over every head says so (the notation's bare `1` could read as head 1).
+  expect(corpus.locator(".query")).to_contain_text("layer 1, all heads")
   # The search goes to the internals model, whose cached outputs hold the query vectors.
   searches = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)
               for u in app_page.requests

@@ -9945,7 +9945,7 @@ color-legend {
         <input type="text" class="offsets" .value=${this.offsetText}
             @change=${t=>{const n=t.target.value;try{const t=(0,b.gy)(n);this.error="",S.exbertState.update({offsets:t})}catch(t){if(!(t instanceof b.dG))throw t;this.error=t.message}}} title="e.g. -2,-1,1,2">
       </label>
-      ${this.renderQuery()}`}renderQuery(){const t=this.request;if(null===t)return"";const n="context"===t.kind?(0,v.i2)({layer:t.layer,heads:t.heads}):0===t.layer?"0 (input embeddings)":`${t.layer}`,r=S.exbertState.sentenceTokens[t.position],a=void 0===r?"":`"${(0,y.ND)(r)}" `;return s.dy`<span class="query">${a}(#${t.position}) · ${"context"===t.kind?"heads":"layer"} ${n}</span>`}renderBody(){if(null===this.request)return s.dy`<div class="message">Click a token in the exBERT attention
+      ${this.renderQuery()}`}renderQuery(){const t=this.request;if(null===t)return"";const n="context"!==t.kind?`layer ${0===t.layer?"0 (input embeddings)":t.layer}`:0===t.heads.length?`layer ${t.layer}, all heads`:`heads ${(0,v.i2)({layer:t.layer,heads:t.heads})}`,r=S.exbertState.sentenceTokens[t.position],a=void 0===r?"":`"${(0,y.ND)(r)}" `;return s.dy`<span class="query">${a}(#${t.position}) · ${n}</span>`}renderBody(){if(null===this.request)return s.dy`<div class="message">Click a token in the exBERT attention
         view to search the corpus for it.</div>`;if(this.error)return s.dy`<div class="error">${this.error}</div>`;const t=this.result;if(null===t)return s.dy`<div class="message">${this.searching?"Searching…":""}</div>`;const n="next"===t.query.centre;return s.dy`
       ${n?s.dy`<div class="hint causal-note">Causal model: the histograms
         summarise the token <b>following</b> each match.</div>`:""}

@@ -325,13 +325,16 @@ export class ExbertCorpusModule extends LitModule {
   private renderQuery() {
     const request = this.request;
     if (request === null) return '';
-    const heads = request.kind === 'context' ?
-        formatHeadSet({layer: request.layer, heads: request.heads}) :
-        request.layer === 0 ? '0 (input embeddings)' : `${request.layer}`;
+    // `4` alone is "layer 4, all heads" in the notation; spelled out here, where a reader
+    // could take it for head 4.
+    const what = request.kind !== 'context' ?
+        `layer ${request.layer === 0 ? '0 (input embeddings)' : request.layer}` :
+        request.heads.length === 0 ?
+        `layer ${request.layer}, all heads` :
+        `heads ${formatHeadSet({layer: request.layer, heads: request.heads})}`;
     const token = exbertState.sentenceTokens[request.position];
     const name = token === undefined ? '' : `"${displayToken(token)}" `;
-    return html`<span class="query">${name}(#${request.position}) · ${
-        request.kind === 'context' ? 'heads' : 'layer'} ${heads}</span>`;
+    return html`<span class="query">${name}(#${request.position}) · ${what}</span>`;
   }
 
   private renderBody() {
