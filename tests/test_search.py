@@ -100,10 +100,10 @@ def test_search_from_model_text_position(fake_store):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(layer=3, kind="embedding"), r"layer 3 is out of range for embedding search: layers "
-     r"are 0..2 \(0 = input embeddings\)"),
-    (dict(layer=0, kind="context"), "layer 0 is out of range for context search: layers are 1..2"),
-    (dict(layer=1, kind="attention"), "kind must be 'embedding' or 'context'"),
+    (dict(layer=3, kind="embedding"), r"layer 3 is out of range: this model has layers 1..2 "
+     r"\(0 = input embeddings\)"),
+    (dict(layer=0, kind="context"), "layer 0 \\(input embeddings\\) has no attention context"),
+    (dict(layer=1, kind="attention"), "kind must be embedding or context; got \"attention\""),
     (dict(layer=1, kind="context", heads=[4]), "head 4 is out of range"),
     (dict(layer=1, k=0), "k must be a positive number"),
     (dict(layer=1, kind="embedding", query=np.zeros(5)), "query has 5 values; embedding vectors "

@@ -29,6 +29,7 @@ from typing import Optional
 import numpy as np
 
 from exbert_lit import bench
+from exbert_lit import notation
 from exbert_lit.bench.corpus import BERT_BASE
 from exbert_lit.bench.corpus import percentiles_ms
 from exbert_lit.bench.corpus import synthetic_context_vectors
@@ -37,7 +38,7 @@ from exbert_lit.errors import ExbertError
 SECTION = "scale"
 DEFAULT = False  # minutes and ~15 GB of RAM at 10M: only with --scale or --section scale
 
-K = 50
+K = notation.DEFAULT_K   # recall@k and latency at the corpus view's k
 
 
 def query_kinds(num_heads: int) -> dict[str, Optional[list[int]]]:

@@ -24,10 +24,10 @@ import dataclasses
 from typing import Any, Optional
 
 from exbert_lit.errors import ExbertError
+from exbert_lit.notation import KINDS
 
 FORMAT = "exbert-lit-corpus"
 FORMAT_VERSION = 1
-KINDS = ("embedding", "context")
 REQUIRED = ("model", "counts", "dims", "index", "attention")
 NORMALISATION = {"embedding": "L2 per vector", "context": "L2 per head"}
 MEAN_ARGMAX = "argmax of the mean over all heads"

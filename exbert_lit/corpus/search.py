@@ -153,13 +153,10 @@ class CorpusIndex:
     return self.info.model.name
 
   def check_layer(self, layer: int, kind: str) -> None:
-    if kind not in store.KINDS:
-      raise ExbertError(f"kind must be 'embedding' or 'context', not {kind!r}")
-    layers = store.layers_of(kind, self.num_layers)
-    if layer not in layers:
-      where = "0..%d (0 = input embeddings)" if kind == "embedding" else "1..%d"
-      raise ExbertError(f"layer {layer} is out of range for {kind} search: layers are "
-                       + where % self.num_layers)
+    """The notation's range check (worded as on every surface) against this store's layers."""
+    if kind not in notation.KINDS:
+      raise ExbertError(f"kind must be embedding or context; got {notation.show(kind)}")
+    notation.check_layer(layer, self.num_layers, kind)
 
   @functools.lru_cache(maxsize=4)
   def faiss_index(self, kind: str, layer: int):
@@ -218,6 +215,7 @@ class CorpusIndex:
     """
     self.check_layer(layer, kind)
     heads = check_heads(heads, self.num_heads)
+    # No MAX_K here: the Python API may ask for more matches than the views show.
     if not isinstance(k, (int, np.integer)) or k < 1:
       raise ExbertError(f"k must be a positive number of matches, not {k!r}")
     offsets = sorted({int(o) for o in offsets} - {0})
