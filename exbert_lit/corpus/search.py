@@ -43,6 +43,8 @@ from exbert_lit.corpus import vectors as vectors_lib
 from exbert_lit.errors import ExbertError
 from exbert_lit.notation import DEFAULT_K, DEFAULT_OFFSETS
 
+HISTOGRAM_FIELDS = ("pos", "dep", "ent")
+
 
 # ---------------------------------------------------------------------------------------------
 # Pure helpers.
@@ -110,6 +112,32 @@ def max_attended(top_pos: np.ndarray, top_weight: np.ndarray, mean_argmax: int,
       if p >= 0:
         scores[int(p)] += float(w)
   return min(scores, key=lambda p: (-scores[p], p))
+
+
+def max_attended_many(top_pos: np.ndarray, top_weight: np.ndarray,
+                      heads: Sequence[int]) -> np.ndarray:
+  """`max_attended` for a head set of two or more heads, for n tokens in one pass.
+
+  The same sums and choice as max_attended: per token, every position that appears (>= 0) in
+  a chosen head's top-K is a candidate, even with weight 0; its score is the float64 sum of
+  its weights in head order, then K order; the highest score wins, ties to the lower position.
+
+  Args:
+    top_pos: int [n, H, K] (-1 = padding); top_weight: float [n, H, K].
+    heads: 1-based heads.
+  Returns: int64 [n].
+  """
+  n = top_pos.shape[0]
+  chosen = np.asarray(heads, dtype=np.int64) - 1
+  pos = np.asarray(top_pos[:, chosen], dtype=np.int64).reshape(n, -1)       # [n, |S|*K]
+  weight = np.asarray(top_weight[:, chosen], dtype=np.float64).reshape(n, -1)
+  present = pos >= 0
+  scratch = np.full((n, int(pos.max(initial=0)) + 1), -np.inf)              # [n, maxT]
+  which = np.broadcast_to(np.arange(n)[:, None], pos.shape)[present]
+  at = pos[present]
+  scratch[which, at] = 0.0
+  np.add.at(scratch, (which, at), weight[present])   # in order: head, then K
+  return scratch.argmax(axis=1)                      # the first maximum: the lower position
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +252,16 @@ class CorpusIndex:
       if model is None or text is None or position is None:
         raise ExbertError("give a query vector, or a model with text and position")
       query = self.query_vector(model, text, position, layer, kind)
+    ids, scores = self.nearest(query, layer=layer, kind=kind, heads=heads, k=int(k))
+    return self.build_result(ids, scores, layer, kind, heads, int(k), offsets)
+
+  def nearest(self, query: np.ndarray, *, layer: int, kind: str, heads: Optional[list[int]],
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The faiss part of `search` (arguments already checked; heads as check_heads gives them).
+
+    Returns: ids int64 [k'] (token rows, best first) and their reported scores float64 [k']
+    (cosine over the chosen heads, or of the whole vector).
+    """
     q = np.asarray(query, dtype=np.float32).reshape(-1)
     dim = self.info.dims[kind]
     if q.shape[0] != dim:
@@ -239,57 +277,92 @@ class CorpusIndex:
       head_index = self.head_scan_index(layer, heads[0])
     scores, ids = faiss_tools.nearest(index, q, int(k), heads if kind == "context" else None,
                                       self.num_heads, head_index)
-    rows = [(int(i), float(s) * scale) for i, s in zip(ids, scores)]
-    return self._result(rows, layer, kind, heads, int(k), offsets)
+    # float32 -> float64, then the scale: the same doubles as float(s) * scale.
+    return np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64) * scale
 
   # -------------------------------------------------------------------------------------------
 
-  def _max_att(self, row: int, layer: int, heads) -> Optional[int]:
+  def max_attended_rows(self, ids: np.ndarray, layer: int,
+                        heads: Optional[Sequence[int]]) -> Optional[np.ndarray]:
+    """`max_attended` for token rows `ids` [n] at once: int64 [n], or None at layer 0."""
     if layer == 0:
       return None
     t = self.table
-    return max_attended(t.top_pos[row, layer - 1], t.top_weight[row, layer - 1],
-                        int(t.mean_argmax[row, layer - 1]), heads)
+    if heads is None:
+      return t.mean_argmax[ids, layer - 1].astype(np.int64)
+    if len(heads) == 1:
+      return t.top_pos[ids, layer - 1, heads[0] - 1, 0].astype(np.int64)
+    return max_attended_many(t.top_pos[ids, layer - 1], t.top_weight[ids, layer - 1], heads)
 
-  def _row_label(self, row: int, field: str) -> str:
-    """A row's label for histograms; special tokens count under their own text."""
+  def build_result(self, ids: np.ndarray, scores: np.ndarray, layer: int, kind: str,
+                   heads: Optional[list[int]], k: int,
+                   offsets: list[int]) -> result_lib.SearchResult:
+    """The matches and histograms of token rows `ids` [n] with `scores` [n] (see `search`).
+
+    Vectorised over the rows: each column of the memory-mapped token table is read once, for
+    the matched rows and for all matched sentences' rows together (the view shows every
+    match in context); per-row Python work is only building the JSON objects.
+    """
     t = self.table
-    if t.columns["special"][row]:
-      return t.string("piece", row)
-    return t.string(field, row)
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    sid = t.columns["sentence_id"][ids].astype(np.int64)
+    start = t.sentence_start[sid].astype(np.int64)
+    length = t.sentence_start[sid + 1].astype(np.int64) - start
+    position = ids - start
+    max_att = self.max_attended_rows(ids, layer, heads)
+    # Every matched sentence's rows, concatenated: match i owns [first[i], first[i + 1]).
+    first = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(length, out=first[1:])
+    rows = np.arange(first[-1], dtype=np.int64) + np.repeat(start - first[:-1], length)
+    cols = t.gather(rows, ("piece", "pos", "tag", "dep", "ent", "lemma", "head", "special"))
+    text = {f: t.decode(cols[f]) for f in store.TEXT_COLUMNS}
+    pieces = text["piece"].tolist()
+    labels = [None if unlabeled else {"pos": p, "tag": tg, "dep": d, "ent": e, "lemma": lm,
+                                      "head": h}
+              for unlabeled, p, tg, d, e, lm, h in zip(
+                  (cols["special"] | (cols["pos"] < 0)).tolist(), text["pos"].tolist(),
+                  text["tag"].tolist(), text["dep"].tolist(), text["ent"].tolist(),
+                  text["lemma"].tolist(), cols["head"].tolist())]
+    bounds = first.tolist()
+    sids, positions = sid.tolist(), position.tolist()
+    score_list = np.asarray(scores, dtype=np.float64).tolist()
+    att_list = [None] * n if max_att is None else max_att.tolist()
+    matches = [result_lib.Match(
+        sentence_id=sids[i], position=positions[i], score=score_list[i], text=t.texts[sids[i]],
+        tokens=pieces[bounds[i]:bounds[i + 1]], labels=labels[bounds[i]:bounds[i + 1]],
+        max_att=att_list[i]) for i in range(n)]
 
-  def _result(self, rows, layer, kind, heads, k, offsets) -> result_lib.SearchResult:
-    t = self.table
-    centre_shift = 1 if self.is_causal else 0
-    summarised: dict[int, list[int]] = {o: [] for o in [0] + offsets}
-    att_rows: list[int] = []
-    att_offsets: list[str] = []
-    matches: list[result_lib.Match] = []
-    for row, score in rows:
-      sid = int(t.columns["sentence_id"][row])
-      span = t.sentence_rows(sid)
-      position = row - span.start
-      max_att = self._max_att(row, layer, heads)
-      matches.append(result_lib.Match(
-          sentence_id=sid, position=position, score=score, text=t.texts[sid],
-          tokens=t.strings("piece", span), labels=t.labels_of(span), max_att=max_att))
-      centre = position + centre_shift
-      if centre < len(span):
-        for o in summarised:
-          if 0 <= centre + o < len(span):
-            summarised[o].append(span.start + centre + o)
-      if max_att is not None and max_att >= 0:
-        att_rows.append(span.start + max_att)
-        att_offsets.append(offset_label(max_att - position))
+    # Histogram labels: special tokens count under their piece's text.
+    special = cols["special"]
+    hist_text = {f: np.where(special, text["piece"], text[f]) for f in HISTOGRAM_FIELDS}
 
-    def label_histograms(rs: list[int]) -> result_lib.LabelHistograms:
+    def label_histograms(local: np.ndarray, by_field: dict) -> result_lib.LabelHistograms:
       return result_lib.LabelHistograms(
-          **{f: count_bins(self._row_label(r, f) for r in rs) for f in ("pos", "dep", "ent")})
+          **{f: count_bins(by_field[f][local].tolist()) for f in HISTOGRAM_FIELDS})
 
+    centre = position + (1 if self.is_causal else 0)
+    summarised = centre < length
+    histograms = {}
+    for o in sorted([0] + list(offsets)):
+      at = centre + o
+      keep = summarised & (at >= 0) & (at < length)
+      histograms[offset_label(o)] = label_histograms(first[:-1][keep] + at[keep], hist_text)
+    if max_att is None:
+      att_rows, att_offsets = rows[:0], []
+    else:   # read by table row, as the stored position says (not via the sentences above)
+      keep = max_att >= 0
+      att_rows = start[keep] + max_att[keep]
+      att_offsets = [offset_label(d) for d in (max_att[keep] - position[keep]).tolist()]
+    att_cols = t.gather(att_rows, ("piece",) + HISTOGRAM_FIELDS + ("special",))
+    att_piece = t.decode(att_cols["piece"])
+    att_text = {f: np.where(att_cols["special"], att_piece, t.decode(att_cols[f]))
+                for f in HISTOGRAM_FIELDS}
     return result_lib.SearchResult(
         query=result_lib.Query(layer=layer, kind=kind, heads=heads, k=k, offsets=offsets,
                                centre="next" if self.is_causal else "match"),
         matches=matches,
-        histograms={offset_label(o): label_histograms(rs) for o, rs in sorted(summarised.items())},
-        max_att=result_lib.MaxAttHistograms(offset=count_bins(att_offsets),
-                                            **label_histograms(att_rows)))
+        histograms=histograms,
+        max_att=result_lib.MaxAttHistograms(
+            offset=count_bins(att_offsets),
+            **label_histograms(np.arange(len(att_rows)), att_text)))

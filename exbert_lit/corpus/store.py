@@ -23,6 +23,7 @@ All arrays are .npy read with allow_pickle=False; text is JSON. Nothing is pickl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -172,6 +173,22 @@ class TokenTable:
   def string(self, column: str, row: int) -> Optional[str]:
     code = int(self.columns[column][row])
     return None if code < 0 else self.vocab[code]
+
+  @functools.cached_property
+  def vocab_array(self) -> np.ndarray:
+    """The vocabulary as an object array with None appended: code -1 indexes None."""
+    out = np.empty(len(self.vocab) + 1, dtype=object)
+    out[:-1] = self.vocab
+    return out
+
+  def decode(self, codes: np.ndarray) -> np.ndarray:
+    """Codes of any text column -> object array of strings (None where code < 0).   [n]"""
+    codes = np.asarray(codes)
+    return self.vocab_array[np.where(codes < 0, -1, codes)]
+
+  def gather(self, rows: np.ndarray, columns) -> dict[str, np.ndarray]:
+    """The named columns at token rows `rows` [n], one fancy-indexed read of each memmap."""
+    return {c: np.asarray(self.columns[c][rows]) for c in columns}
 
   def sentence_rows(self, sentence_id: int) -> range:
     return range(int(self.sentence_start[sentence_id]), int(self.sentence_start[sentence_id + 1]))
