@@ -45,3 +45,25 @@ def test_search_latency_and_bytes_at_tiny_size():
   assert [m["name"] for m in bytes_metrics][1:] == [
       "bytes per token, PQ384x4fs,Refine(SQ8) store, bert-base dims",
       "bytes per token, SQ4 store, bert-base dims"]
+
+
+def test_results_section_on_a_fake_store(tmp_path):
+  """Section `results` times nearest and build_result per query kind on a real store (here a
+  fake one); the JSON carries p50/p95 per part and kind."""
+  import argparse
+  from corpus_fakes import FakeModel
+  from test_store import CORPUS
+  from exbert_lit.bench import results as bench_results
+  from exbert_lit.corpus import build
+  (tmp_path / "c.txt").write_text(CORPUS * 3, encoding="utf-8")
+  build.build(FakeModel(), str(tmp_path / "c.txt"), tmp_path / "s",
+              build.BuildConfig(shard_size=8, batch_size=4), progress=False)
+  args = argparse.Namespace(results_store=str(tmp_path / "s"), results_queries=20,
+                            results_layer=4)
+  out = bench_results.run(args)
+  assert out["details"]["layer"] == 2 and out["details"]["queries"] == 20
+  assert list(out["details"]["kinds"]) == ["one head (3)", "heads 1,3", "all heads", "embedding"]
+  for figures in out["details"]["kinds"].values():
+    assert set(figures) == {"nearest", "build", "search"}
+    assert all(0 < p50 <= p95 for p50, p95 in figures.values())
+  assert len(out["metrics"]) == 12

@@ -11,6 +11,7 @@ from exbert_lit.errors import ExbertError
 
 # Options of the sections that are counts (a whole number >= 1) and lists of them.
 COUNT_OPTIONS = ("corpus_sentences", "corpus_batch_size", "corpus_queries", "scale_queries",
+                 "results_queries", "results_layer",
                  "server_tokens", "server_repeats")
 COUNT_LIST_OPTIONS = ("corpus_sizes", "corpus_heads", "scale_sizes")
 CORPUS_SKIPS = ("throughput", "search")
