@@ -26,6 +26,7 @@ import urllib.request
 from typing import Optional, Sequence
 
 from exbert_lit.bench import metric
+from exbert_lit.models import fields as fields_lib
 
 SECTION = "server"
 DEFAULT_MODELS = ("minilm", "smollm2")
@@ -132,7 +133,7 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
   texts = sentences_of_length(model, num_tokens, 2 * repeats + 1)
   layer = max(1, model.num_layers // 2)
   # What the attention view (lit_modules/src/attention_module.ts) asks for.
-  fields = f"tokens,layer_{layer}/attention_packed,special_tokens"
+  fields = f"tokens,{fields_lib.attention_packed(layer)},special_tokens"
   if "pred_tokens" in model.output_spec():
     fields += ",pred_tokens"
   app = server.make_app(models={"m": model},

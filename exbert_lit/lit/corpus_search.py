@@ -25,6 +25,7 @@ from lit_nlp.api import types as lit_types
 from exbert_lit.corpus import result as result_lib
 from exbert_lit.corpus import store
 from exbert_lit.lit import search_config
+from exbert_lit.models import fields as fields_lib
 from exbert_lit.errors import ExbertError
 
 NAME = "exbert_corpus_search"
@@ -76,7 +77,8 @@ def layer_count(model: lit_model.Model) -> int:
   if isinstance(num_layers, int):
     return num_layers
   spec = model.output_spec()
-  return sum(1 for key in spec if key.startswith("layer_") and key.endswith("/attention"))
+  per_layer = [fields_lib.parse_layer_field(key) for key in spec]
+  return sum(1 for parsed in per_layer if parsed and parsed[1] == fields_lib.ATTENTION)
 
 
 def is_causal(model: lit_model.Model) -> bool:
@@ -130,9 +132,9 @@ class CorpusSearch(lit_components.Interpreter):
   def is_compatible(self, model: lit_model.Model, dataset: lit_dataset.Dataset) -> bool:
     del dataset  # any dataset the model accepts
     spec = model.output_spec()
-    return ("tokens" in spec and isinstance(spec.get("layer_1/context_emb"),
+    return ("tokens" in spec and isinstance(spec.get(fields_lib.context_emb(1)),
                                             lit_types.TokenEmbeddings)
-            and isinstance(spec.get("layer_0/token_emb"), lit_types.TokenEmbeddings))
+            and isinstance(spec.get(fields_lib.token_emb(0)), lit_types.TokenEmbeddings))
 
   def config_spec(self) -> lit_types.Spec:
     return {

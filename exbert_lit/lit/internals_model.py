@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import re
 import threading
 from typing import Any, Optional
 
@@ -35,14 +34,23 @@ from lit_nlp.api import types as lit_types
 
 from exbert_lit.lit import corpus_search
 from exbert_lit.lit import text_checks
+from exbert_lit.models import fields as fields_lib
 
 ATTENTION_DECIMALS = 4
-PACKED_SUFFIX = "_packed"   # layer_{l}/attention -> layer_{l}/attention_packed
 _SUFFIX = "_internals"
 _PACKED_DTYPE = np.dtype("<u2")
 # The output fields of the internals model (docs/FIELDS.md names): no gradients, no mean_emb.
-_INTERNAL_FIELD = re.compile(
-    r"^(tokens|special_tokens|pred_tokens|layer_\d+/(attention|token_emb|context_emb))$")
+_INTERNAL_FIELDS = frozenset({fields_lib.TOKENS, fields_lib.SPECIAL_TOKENS,
+                              fields_lib.PRED_TOKENS})
+_INTERNAL_LAYER_FIELDS = frozenset({fields_lib.ATTENTION, fields_lib.TOKEN_EMB,
+                                    fields_lib.CONTEXT_EMB})
+
+
+def is_internal_field(name: str) -> bool:
+  """Whether the internals model keeps this output field of the served model."""
+  per_layer = fields_lib.parse_layer_field(name)
+  return name in _INTERNAL_FIELDS or (per_layer is not None
+                                      and per_layer[1] in _INTERNAL_LAYER_FIELDS)
 
 
 def internals_name(name: str) -> str:
@@ -99,10 +107,10 @@ def fields_from_internals(internals) -> dict[str, Any]:
   }
   num_layers = internals.attention.shape[0]
   for layer in range(1, num_layers + 1):
-    out[f"layer_{layer}/attention"] = internals.attention[layer - 1]
-    out[f"layer_{layer}/context_emb"] = internals.contexts[layer - 1]
+    out[fields_lib.attention(layer)] = internals.attention[layer - 1]
+    out[fields_lib.context_emb(layer)] = internals.contexts[layer - 1]
   for layer in range(num_layers + 1):
-    out[f"layer_{layer}/token_emb"] = internals.embeddings[layer]
+    out[fields_lib.token_emb(layer)] = internals.embeddings[layer]
   return out
 
 
@@ -137,11 +145,11 @@ class InternalsModel(lit_model.ModelWrapper):
       output_spec = served.output_spec()
     else:
       raise ValueError(f"model {label!r} has neither a compute_gradients switch nor internals()")
-    self._output_spec = {k: v for k, v in output_spec.items() if _INTERNAL_FIELD.match(k)}
+    self._output_spec = {k: v for k, v in output_spec.items() if is_internal_field(k)}
     self._attention_keys = [k for k, v in self._output_spec.items()
                             if isinstance(v, lit_types.AttentionHeads)]
     for key in self._attention_keys:
-      self._output_spec[key + PACKED_SUFFIX] = lit_types.String()
+      self._output_spec[key + fields_lib.PACKED] = lit_types.String()
     self.model_calls = 0   # forward passes run (LIT's cache answers the rest); tests, benchmark
 
   @classmethod
@@ -174,6 +182,6 @@ class InternalsModel(lit_model.ModelWrapper):
     fields = {k: v for k, v in output.items() if k in self._output_spec}
     for key in self._attention_keys:
       if key in fields:
-        fields[key + PACKED_SUFFIX] = pack_attention(fields[key])
+        fields[key + fields_lib.PACKED] = pack_attention(fields[key])
     return fields
 

@@ -9,18 +9,17 @@ so they know every model LIT serves, including those loaded later from LIT's UI.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Mapping, Optional
 
 from lit_nlp.api import types as lit_types
 
 from exbert_lit.errors import ExbertError
 from exbert_lit.lit import internals_model
+from exbert_lit.models import fields as fields_lib
 
 # Request parameter -> (what it names, ServerMetadata attribute).
 _NAMED = (("model", "model", "models"), ("dataset_name", "dataset", "datasets"),
           ("interpreter", "interpreter", "interpreters"), ("generator", "generator", "generators"))
-_LAYER_FIELD = re.compile(r"^layer_(\d+)/(\w+)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +77,10 @@ def _split(value: Optional[str]) -> list[str]:
 
 def _layer_hint(field: str, outputs: frozenset[str]) -> str:
   """'; its layers are 1..6' for a `layer_{l}/...` field at a layer the model lacks."""
-  match = _LAYER_FIELD.match(field)
-  if match is None:
+  parsed = fields_lib.parse_layer_field(field)
+  if parsed is None:
     return ""
-  layers = sorted(int(m.group(1)) for m in map(_LAYER_FIELD.match, outputs)
-                  if m is not None and m.group(2) == match.group(2))
+  layers = sorted(layer for layer, name in filter(None, map(fields_lib.parse_layer_field, outputs))
+                  if name == parsed[1])
   return f"; its layers are {layers[0]}..{layers[-1]}" if layers else ""
 

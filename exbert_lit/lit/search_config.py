@@ -23,6 +23,7 @@ from typing import Any, Mapping, Optional
 
 from exbert_lit import notation
 from exbert_lit.errors import ExbertError
+from exbert_lit.models import fields as fields_lib
 # The defaults live in notation.py; these names are what the interpreter's spec reads.
 from exbert_lit.notation import DEFAULT_K, DEFAULT_OFFSETS, KINDS, MAX_K, MAX_OFFSET  # pylint: disable=unused-import
 
@@ -45,8 +46,7 @@ class SearchConfig:
   @property
   def field(self) -> str:
     """The model output field holding this query's vectors, [T, D] or [T, H*dh]."""
-    suffix = "token_emb" if self.kind == "embedding" else "context_emb"
-    return f"layer_{self.layer}/{suffix}"
+    return fields_lib.vectors(self.kind, self.layer)
 
 
 def parse_search_config(config: Optional[Mapping[str, Any]], *, num_layers: int,

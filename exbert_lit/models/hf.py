@@ -24,6 +24,7 @@ import torch
 import transformers
 
 from exbert_lit.models import api
+from exbert_lit.models import fields
 from exbert_lit.models import fingerprint as fingerprint_lib
 from exbert_lit.models import forward as forward_lib
 from exbert_lit.models import internals as internals_lib
@@ -152,15 +153,15 @@ class HFLanguageModel(lit_model.BatchedModel):
         "special_tokens": lit_types.TokenScores(align="tokens"),
     }
     for l in range(1, self.num_layers + 1):
-      spec[f"layer_{l}/attention"] = lit_types.AttentionHeads(
+      spec[fields.attention(l)] = lit_types.AttentionHeads(
           align_in="tokens", align_out="tokens")
     if self.has_head:
       spec["pred_tokens"] = lit_types.TokenTopKPreds(align="tokens")
     spec["mean_emb"] = lit_types.Embeddings()
     for l in range(0, self.num_layers + 1):
-      spec[f"layer_{l}/token_emb"] = lit_types.TokenEmbeddings(align="tokens")
+      spec[fields.token_emb(l)] = lit_types.TokenEmbeddings(align="tokens")
     for l in range(1, self.num_layers + 1):
-      spec[f"layer_{l}/context_emb"] = lit_types.TokenEmbeddings(align="tokens")
+      spec[fields.context_emb(l)] = lit_types.TokenEmbeddings(align="tokens")
     if self.compute_gradients:
       spec["input_embs"] = lit_types.TokenEmbeddings(align="tokens")
       spec["token_grad_text"] = lit_types.TokenGradients(
@@ -258,16 +259,16 @@ class HFLanguageModel(lit_model.BatchedModel):
         "special_tokens": [float(s) for s in enc.special],
     }
     for l, att in enumerate(run["attention"], start=1):
-      out[f"layer_{l}/attention"] = att[b, :, :n, :n].numpy()
+      out[fields.attention(l)] = att[b, :, :n, :n].numpy()
     if "logits" in run:
       out["pred_tokens"] = self._top_k_lists(run["logits"][b, :n])
     last = run["hidden"][-1][b, :n]
     plain = torch.from_numpy(~enc.special)
     out["mean_emb"] = (last[plain] if plain.any() else last).mean(0).numpy()
     for l, h in enumerate(run["hidden"]):
-      out[f"layer_{l}/token_emb"] = h[b, :n].numpy()
+      out[fields.token_emb(l)] = h[b, :n].numpy()
     for l, c in enumerate(run["contexts"], start=1):
-      out[f"layer_{l}/context_emb"] = c[b, :n].numpy()
+      out[fields.context_emb(l)] = c[b, :n].numpy()
     if "grads" in run:
       out["input_embs"] = run["word_embs"][b, :n].numpy()
       out["token_grad_text"] = run["grads"][b, :n].numpy()

@@ -1,0 +1,54 @@
+"""The one place that names the LIT output fields of docs/FIELDS.md (as TransformerLens names
+every hook in `get_act_name`): the models that write them, the internals model, the corpus-search
+config, the request checks and the bench build and parse the names here, so they cannot drift.
+
+Layers: `attention(l)` and `context_emb(l)` for l = 1..L; `token_emb(l)` for l = 0..L
+(0 = the input embeddings).
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+TOKENS = "tokens"
+SPECIAL_TOKENS = "special_tokens"
+PRED_TOKENS = "pred_tokens"
+
+ATTENTION = "attention"        # AttentionHeads [H, T, T]
+TOKEN_EMB = "token_emb"        # E(l), TokenEmbeddings [T, D]
+CONTEXT_EMB = "context_emb"    # C(l), TokenEmbeddings [T, H*dh]
+PACKED = "_packed"             # suffix of the internals model's packed attention (a String)
+
+_LAYER_FIELD = re.compile(r"^layer_(\d+)/(\w+)$")
+
+
+def layer_field(layer: int, name: str) -> str:
+  """`layer_{layer}/{name}`, e.g. layer_field(3, ATTENTION) == "layer_3/attention"."""
+  return f"layer_{layer}/{name}"
+
+
+def attention(layer: int) -> str:
+  return layer_field(layer, ATTENTION)
+
+
+def attention_packed(layer: int) -> str:
+  return layer_field(layer, ATTENTION + PACKED)
+
+
+def token_emb(layer: int) -> str:
+  return layer_field(layer, TOKEN_EMB)
+
+
+def context_emb(layer: int) -> str:
+  return layer_field(layer, CONTEXT_EMB)
+
+
+def vectors(kind: str, layer: int) -> str:
+  """The field holding a corpus search's query vectors: E(l) for "embedding", C(l) for "context"."""
+  return token_emb(layer) if kind == "embedding" else context_emb(layer)
+
+
+def parse_layer_field(name: str) -> Optional[tuple[int, str]]:
+  """"layer_3/attention" -> (3, "attention"); None for a field that is not per layer."""
+  match = _LAYER_FIELD.match(name)
+  return None if match is None else (int(match.group(1)), match.group(2))
