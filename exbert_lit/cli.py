@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import warnings
+from typing import Callable, Optional
 
 from exbert_lit.errors import ExbertError
 
@@ -35,37 +36,27 @@ class ArgumentParser(argparse.ArgumentParser):
     self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def positive_int(text: str) -> int:
-  """argparse type for counts (sentences, batch size, k): a whole number >= 1."""
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
-  return value
+def _whole_number_in(low: int, high: Optional[int], expected: str) -> Callable[[str], int]:
+  """An argparse type for a whole number in low..high (no upper bound when high is None),
+  refusing anything else with "expected EXPECTED, not 'TEXT'"."""
+
+  def parse(text: str) -> int:
+    try:
+      value = int(text)
+    except ValueError:
+      value = None
+    if value is None or value < low or (high is not None and value > high):
+      raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}")
+    return value
+
+  return parse
 
 
-def non_negative_int(text: str) -> int:
-  """argparse type for counts where 0 means none: a whole number >= 0."""
-  try:
-    value = int(text)
-  except ValueError:
-    value = -1
-  if value < 0:
-    raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}")
-  return value
-
-
-def port_number(text: str) -> int:
-  """argparse type for a TCP port: 0 (any free port) .. 65535."""
-  try:
-    value = int(text)
-  except ValueError:
-    value = -1
-  if not 0 <= value <= 65535:
-    raise argparse.ArgumentTypeError(f"expected a port number 0..65535, not {text!r}")
-  return value
+# argparse types: counts (sentences, batch size, k); counts where 0 means none; a TCP port
+# (0 = any free port).
+positive_int = _whole_number_in(1, None, "a positive whole number")
+non_negative_int = _whole_number_in(0, None, "a whole number >= 0")
+port_number = _whole_number_in(0, 65535, "a port number 0..65535")
 
 
 def fraction(text: str) -> float:
