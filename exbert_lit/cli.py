@@ -106,6 +106,9 @@ def configure_output(verbose: bool) -> None:
   logging.getLogger("absl").setLevel(logging.ERROR)
   os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # "Loading weights: 100%|..."
   os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+  os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # corpus/readers.py's datasets
+  os.environ.setdefault("DATASETS_VERBOSITY", "error")
+  logging.getLogger("huggingface_hub").setLevel(logging.ERROR)     # "Retrying in 1s" (no network)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")             # if LIT pulls TensorFlow in
   if "transformers" in sys.modules:
     import transformers  # pylint: disable=g-import-not-at-top

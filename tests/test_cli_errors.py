@@ -89,7 +89,7 @@ CASES = [
     (["predict", "--model", "{gpt2}"], "the following arguments are required: --text"),
     # index
     (["index", "--model", "{bert}", "--corpus", "{missing}", "--out", "{new_dir}"],
-     "is neither 'brown' nor a file"),
+     "--corpus {missing}: no such file"),
     (["index", "--model", "{bert}", "--corpus", "{dir}", "--out", "{new_dir}"],
      "is a directory"),
     (["index", "--model", "{bert}", "--corpus", "{latin1}", "--out", "{new_dir}"],

@@ -58,13 +58,6 @@ def test_brown_without_npm_is_a_clear_error(tmp_path, monkeypatch):
     list(sources.brown_sentences())
 
 
-def test_text_file_paragraphs(tmp_path):
-  path = tmp_path / "book.txt"
-  path.write_text("First para\nwraps here.\n\n  \n\nSecond.\r\n\r\nThird\n", encoding="utf-8")
-  paragraphs = [p.strip() for p in sources.text_file_paragraphs(path)]
-  assert paragraphs == ["First para\nwraps here.", "Second.", "Third"]
-
-
 @pytest.fixture(scope="module")
 def nlp():
   return annotate.load_pipeline()

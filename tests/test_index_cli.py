@@ -91,7 +91,7 @@ def test_index_errors_are_one_line(tmp_path, built, capsys):
   directory, model = built
   rc = cli.main(["index", "--model", model, "--corpus", str(tmp_path / "missing.txt"),
                  "--out", str(tmp_path / "o"), "--no-progress"])
-  assert rc == 2 and "neither 'brown' nor a file" in capsys.readouterr().err
+  assert rc == 2 and "missing.txt: no such file" in capsys.readouterr().err
   rc = cli.main(["index", "--model", model, "--corpus", "brown", "--out", str(directory),
                  "--no-progress"])
   assert rc == 2 and "already holds a finished corpus index" in capsys.readouterr().err

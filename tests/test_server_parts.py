@@ -52,13 +52,6 @@ def test_examples_dataset_holds_the_papers_sentences():
     assert sentence in texts
 
 
-def test_text_file_dataset_skips_blanks_and_comments(tmp_path):
-  path = tmp_path / "s.txt"
-  path.write_text("# comment\nOne sentence.\n\n  Two sentences.  \n", encoding="utf-8")
-  assert [ex["text"] for ex in datasets.TextFileDataset(str(path)).examples] == [
-      "One sentence.", "Two sentences."]
-
-
 def test_jsonl_dataset_keeps_string_fields(tmp_path):
   path = tmp_path / "s.jsonl"
   path.write_text("\n".join(json.dumps(r) for r in (
@@ -71,19 +64,19 @@ def test_jsonl_dataset_keeps_string_fields(tmp_path):
 
 @pytest.mark.parametrize("content,message", [
     ('{"text": "ok"}\nnot json\n', "s.jsonl:2: not JSON"),
-    ('{"label": "x"}\n', "s.jsonl:1: needs a \"text\" string"),
-    ('{"text": "  "}\n', "s.jsonl:1: empty \"text\""),
-    ("\n\n", "no examples"),
+    ('{"label": "x"}\n', "s.jsonl:1: no 'text' field"),
+    ('{"text": "  "}\n', "s.jsonl: holds no text"),
+    ("\n\n", "s.jsonl: holds no text"),
 ])
 def test_jsonl_errors_name_the_line(tmp_path, content, message):
   path = tmp_path / "s.jsonl"
   path.write_text(content, encoding="utf-8")
   with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-    datasets.JsonlDataset(str(path))
+    datasets.load_data_file(str(path))
 
 
 def test_missing_data_file():
-  with pytest.raises(FileNotFoundError, match="no such data file"):
+  with pytest.raises(ValueError, match="no such file"):
     datasets.load_data_file("/nonexistent/file.txt")
 
 

@@ -1,6 +1,7 @@
 """Corpus store: build, resume after an injected failure, manifest and wrong-model errors."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
@@ -272,7 +273,7 @@ def test_mistyped_manifest_fields_are_named(tmp_path, corpus_file, path, value, 
 def test_missing_directory_and_bad_corpus(tmp_path):
   with pytest.raises(store.StoreError, match="no corpus index at"):
     search.CorpusIndex.open(tmp_path / "nothing")
-  with pytest.raises(ExbertError, match="neither 'brown' nor a file"):
+  with pytest.raises(ExbertError, match="missing.txt: no such file"):
     build.build(FakeModel(), str(tmp_path / "missing.txt"), tmp_path / "s", CONFIG,
                 progress=False)
   bad = tmp_path / "latin1.txt"
@@ -284,8 +285,8 @@ def test_missing_directory_and_bad_corpus(tmp_path):
 def test_overlong_sentences_are_skipped_not_fatal(tmp_path):
   path = tmp_path / "c.txt"
   path.write_text("A short one. " + " ".join(["word"] * 80) + ". Another short one.")
-  manifest = build.build(FakeModel(max_tokens=64), str(path), tmp_path / "s", CONFIG,
-                         progress=False)
+  manifest = build.build(FakeModel(max_tokens=64), str(path), tmp_path / "s",
+                         dataclasses.replace(CONFIG, corpus_format="paragraphs"), progress=False)
   assert manifest["counts"]["sentences"] == 2
   assert manifest["counts"]["skipped_sentences"] == 1
   assert search.CorpusIndex.open(tmp_path / "s").table.texts == ["A short one.",

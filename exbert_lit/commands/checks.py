@@ -28,6 +28,25 @@ def existing_file(path: str, option: str) -> pathlib.Path:
   return file
 
 
+def corpus(name_or_path: str, option: str, fmt: str | None = None,
+           text_field: str | None = None) -> str:
+  """A corpus for `index --corpus` or `serve --data` (`brown`, a file, hf:NAME...) that its
+  reader will read, checked on a sample (corpus/sources.py check_corpus); returns its format."""
+  from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
+  return sources.check_corpus(name_or_path, fmt, text_field, option)
+
+
+def add_corpus_format_args(parser) -> None:
+  """--format and --text-field, the same for every command that reads a corpus."""
+  from exbert_lit.corpus import readers  # pylint: disable=g-import-not-at-top
+  parser.add_argument("--format", choices=readers.FORMATS, default=None,
+                      help="how to read the corpus (default: by extension, and for a text file "
+                      "lines when it has no blank line, else paragraphs; the choice is logged)")
+  parser.add_argument("--text-field", default=None, metavar="NAME",
+                      help="jsonl/csv/hf: the column holding the text (default text); the other "
+                      "columns are metadata, shown with each corpus match")
+
+
 def model_config(name_or_path: str, option: str = "--model") -> tuple[str, Any]:
   """(where from_pretrained finds it, its Hugging Face config) for a model given by short name,
   directory or hub name; reads no weights. Also checks that it is a masked or causal LM, as

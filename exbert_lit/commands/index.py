@@ -19,7 +19,10 @@ def register(subparsers) -> None:
       "the same arguments. --engine ray runs spaCy and the model over the corpus on a Ray "
       "cluster (pip install 'exbert-lit[scale]').")
   p.add_argument("--model", required=True, help="model short name (minilm, smollm2) or path")
-  p.add_argument("--corpus", required=True, help="'brown' or a UTF-8 text file")
+  p.add_argument("--corpus", required=True,
+                 help="'brown'; a text file (one sentence per line, or paragraphs), .jsonl, "
+                 ".csv/.tsv, .parquet, .arrow, .json; or hf:NAME[:CONFIG[:SPLIT]] from the hub")
+  checks.add_corpus_format_args(p)
   p.add_argument("--out", required=True,
                  help="directory of the index (new, or unfinished); with --address it must be "
                  "on a filesystem every node of the cluster mounts at the same path")
@@ -48,15 +51,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-  from exbert_lit.corpus import sources  # pylint: disable=g-import-not-at-top
-
   # Everything checkable without the model, cheapest first, before the (slow) load.
   if args.engine != "ray" and (args.address is not None or args.workers is not None):
     raise ExbertError("--address and --workers are for --engine ray")
   if args.engine == "ray":
     from exbert_lit.corpus import ray_engine  # pylint: disable=g-import-not-at-top
     ray_engine.require_ray()                    # without the scale extra
-  sources.check_corpus(args.corpus)
+  checks.corpus(args.corpus, "--corpus", args.format, args.text_field)
   checks.check_new_index_dir(args.out)
   _, model_config = checks.model_config(args.model)
   if args.index_type:
@@ -69,7 +70,8 @@ def run(args) -> int:
   config = build.BuildConfig(
       index_type=args.index_type, search_params=args.search_params,
       batch_size=args.batch_size, shard_size=args.shard_size, max_sentences=args.max_sentences,
-      spacy_pipeline=args.spacy or annotate.DEFAULT_PIPELINE)
+      spacy_pipeline=args.spacy or annotate.DEFAULT_PIPELINE, corpus_format=args.format,
+      text_field=args.text_field)
   annotate.load_pipeline(config.spacy_pipeline)   # fail fast on a missing pipeline
   engine = None
   if args.engine == "ray":

@@ -122,6 +122,8 @@ def format_result(result, tokens: list[str], position: int, num_layers: int, sho
   for m in result["matches"][:show]:
     marked = " ".join(t if i != m["position"] else f"[[{t}]]" for i, t in enumerate(m["tokens"]))
     lines.append(f"  {m['score']:.3f}  {marked}")
+    if m.get("meta"):   # the corpus record's metadata columns (document id...)
+      lines.append("         " + "  ".join(f"{k}={v}" for k, v in m["meta"].items()))
   if len(result["matches"]) > show:
     lines.append(f"  ... {len(result['matches']) - show} more (--show N, or --json)")
   for offset, hist in result["histograms"].items():

@@ -26,8 +26,10 @@ def register(subparsers) -> None:
   parser.add_argument("--corpus", "-c", action="append", default=[], metavar="STORE_DIR",
                       help="corpus index directory (repeat for several)")
   parser.add_argument("--data", "-d", action="append", default=[], metavar="FILE",
-                      help="sentences to explore: a text file (one per line) or JSONL with a "
-                           "\"text\" field (repeat for several); default: built-in examples")
+                      help="sentences to explore, read as `exbert-lit index --corpus` reads them "
+                           "(the same sentences): a text file, .jsonl, .csv, .parquet, ..., "
+                           "hf:NAME or brown (repeat for several); default: built-in examples")
+  checks.add_corpus_format_args(parser)
   parser.add_argument("--corpus-examples", type=non_negative_int, default=200, metavar="N",
                       help="also offer the first N sentences of each corpus as a dataset (0: no)")
   parser.add_argument("--host", default="127.0.0.1",
@@ -72,14 +74,22 @@ def run(args: argparse.Namespace) -> int:
   # Everything checkable without the models, cheapest first, before the (slow) loads.
   models = parse_model_args(args.model)
   for path in args.data:
-    checks.existing_file(path, "--data")
+    checks.corpus(path, "--data", args.format, args.text_field)
   manifests = {directory: checks.read_manifest(directory, "--corpus") for directory in args.corpus}
   checks.check_listen(args.host, args.port)
   from exbert_lit import server  # pylint: disable=g-import-not-at-top
-  try:
-    datasets = server.load_datasets(args.data or None)
-  except (OSError, ExbertError) as e:   # the data loaders' messages name the file and line
-    raise ExbertError(f"--data: {e}") from None
+  from exbert_lit.lit import datasets as datasets_lib  # pylint: disable=g-import-not-at-top
+  datasets = None
+  if args.data:
+    datasets = {}
+    for path in args.data:
+      try:   # the reader's messages name --data, the file and the line
+        datasets[datasets_lib.dataset_name_for(path.rstrip("/"), datasets)] = (
+            datasets_lib.load_data_file(path, fmt=args.format, text_field=args.text_field,
+                                        option="--data"))
+      except OSError as e:
+        raise ExbertError(f"--data {path}: {e.strerror or e}") from None
+  datasets = server.load_datasets(datasets)
   shapes = {name: checks.config_shape(checks.model_config(path)[1])
             for name, path in models.items()}
   check_corpora_fit(manifests, shapes)

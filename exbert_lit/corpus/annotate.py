@@ -31,14 +31,19 @@ class AnnotatedSentence:
   ent: list[str]                 # [W] entity with IOB: "B-PERSON", "I-GPE", "O"
   lemma: list[str]               # [W]
   head: list[int]                # [W] word index of the syntactic head (itself for the root)
+  meta: Optional[dict[str, str]] = None   # its record's metadata columns (readers.py), if any
 
   def to_json(self) -> dict:
-    return dataclasses.asdict(self)
+    d = dataclasses.asdict(self)
+    if d["meta"] is None:   # files of corpora without metadata stay as they were
+      del d["meta"]
+    return d
 
   @classmethod
   def from_json(cls, d: dict) -> "AnnotatedSentence":
     return cls(text=d["text"], spans=[tuple(s) for s in d["spans"]], pos=d["pos"],
-               tag=d["tag"], dep=d["dep"], ent=d["ent"], lemma=d["lemma"], head=d["head"])
+               tag=d["tag"], dep=d["dep"], ent=d["ent"], lemma=d["lemma"], head=d["head"],
+               meta=d.get("meta"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,7 +67,8 @@ def _ent_label(token) -> str:
   return "O" if token.ent_iob_ in ("", "O") else f"{token.ent_iob_}-{token.ent_type_}"
 
 
-def sentence_from_span(span) -> Optional[AnnotatedSentence]:
+def sentence_from_span(span, meta: Optional[dict[str, str]] = None
+                       ) -> Optional[AnnotatedSentence]:
   """An AnnotatedSentence from a spaCy Span (or Doc); None if it holds only whitespace."""
   tokens = [t for t in span if not t.is_space]
   if not tokens:
@@ -77,7 +83,7 @@ def sentence_from_span(span) -> Optional[AnnotatedSentence]:
       dep=[t.dep_ for t in tokens], ent=[_ent_label(t) for t in tokens],
       lemma=[t.lemma_ for t in tokens],
       # A head outside the sentence or on a whitespace token: the word is its own head.
-      head=[index.get(t.head.i, w) for w, t in enumerate(tokens)])
+      head=[index.get(t.head.i, w) for w, t in enumerate(tokens)], meta=meta)
 
 
 def annotate(texts: Iterable[str], nlp, *, split: bool = True,
@@ -89,10 +95,18 @@ def annotate(texts: Iterable[str], nlp, *, split: bool = True,
       (split=False: each text is one sentence, as in the Brown corpus).
     nlp: a loaded spaCy pipeline.
   """
-  for doc in nlp.pipe(texts, batch_size=batch_size):
+  return annotate_records(((text, None) for text in texts), nlp, split=split,
+                          batch_size=batch_size)
+
+
+def annotate_records(records: Iterable[tuple[str, Optional[dict]]], nlp, *, split: bool = True,
+                     batch_size: int = 256) -> Iterator[AnnotatedSentence]:
+  """`annotate` over (text, metadata) records (corpus/readers.py): each sentence keeps its
+  record's metadata."""
+  for doc, meta in nlp.pipe(records, batch_size=batch_size, as_tuples=True):
     units = doc.sents if split and doc.has_annotation("SENT_START") else [doc]
     for span in units:
-      sentence = sentence_from_span(span)
+      sentence = sentence_from_span(span, meta)
       if sentence is not None:
         yield sentence
 

@@ -73,8 +73,10 @@ def _merge_tokens(out: pathlib.Path, shard_dirs: Sequence[pathlib.Path], sentenc
                      np.concatenate([store.load_array(d / f"{name}.npy", mmap=False)
                                      for d in shard_dirs]))
   store.write_json_atomic(out / "vocab.json", list(vocab))
-  stages.write_jsonl_atomic(out / "sentences.jsonl", ({"id": i, "text": sentences[int(k)].text}
-                                                       for i, k in enumerate(kept_all)))
+  stages.write_jsonl_atomic(out / "sentences.jsonl", (
+      {"id": i, "text": sentences[int(k)].text,
+       **({"meta": sentences[int(k)].meta} if sentences[int(k)].meta else {})}
+      for i, k in enumerate(kept_all)))
   return int(len(lengths_all)), int(sentence_start[-1])
 
 

@@ -139,7 +139,8 @@ class SpacyWorker:
   def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = []
     for texts in batch["texts"]:
-      sentences = annotate_lib.annotate(json.loads(texts), self.nlp, split=self.split)
+      sentences = annotate_lib.annotate_records(
+          [(text, meta) for text, meta in json.loads(texts)], self.nlp, split=self.split)
       out.append(json.dumps([s.to_json() for s in sentences], ensure_ascii=False))
     return {"chunk": np.asarray(batch["chunk"], np.int64), "sentences": np.asarray(out)}
 
@@ -205,9 +206,9 @@ class RayEngine:
     TEXTS_PER_TASK texts -> a pool of SpacyWorker actors, one per cluster CPU -> read back in
     chunk order. Closing the iterator early (build's --max-sentences) ends the job."""
     require_ray()
-    source = sources.open_corpus(corpus)
-    rows = [{"chunk": i, "texts": json.dumps(chunk, ensure_ascii=False)}
-            for i, chunk in enumerate(text_chunks(source.texts, TEXTS_PER_TASK))]
+    source = sources.open_corpus(corpus, config.corpus_format, config.text_field)
+    rows = [{"chunk": i, "texts": json.dumps(chunk, ensure_ascii=False)}   # [[text, meta], ...]
+            for i, chunk in enumerate(text_chunks(source.records, TEXTS_PER_TASK))]
     if not rows:
       return
     started = time.perf_counter()

@@ -21,7 +21,11 @@ class TokenLabels(TypedDict):
   head: int     # index (into the word-pieces) of the first piece of the syntactic head
 
 
-class Match(TypedDict):
+class _MatchExtras(TypedDict, total=False):
+  meta: dict[str, str]     # its corpus record's metadata columns (e.g. a document id), if any
+
+
+class Match(_MatchExtras):
   sentence_id: int
   position: int            # index of the matched word-piece
   score: float             # cosine similarity over the searched heads (or the whole vector)

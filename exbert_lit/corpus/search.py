@@ -332,6 +332,10 @@ class CorpusIndex:
         sentence_id=sids[i], position=positions[i], score=score_list[i], text=t.texts[sids[i]],
         tokens=pieces[bounds[i]:bounds[i + 1]], labels=labels[bounds[i]:bounds[i + 1]],
         max_att=att_list[i]) for i in range(n)]
+    if t.meta:   # the corpus had metadata columns (document id...): each match carries its own
+      for match, s in zip(matches, sids):
+        if t.meta[s] is not None:
+          match["meta"] = t.meta[s]
 
     # Histogram labels: special tokens count under their piece's text.
     special = cols["special"]

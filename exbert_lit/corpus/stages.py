@@ -48,9 +48,15 @@ class BuildConfig:
   max_words: int = 150                 # longer sentences are skipped (model position limit)
   attention_top_k: int = 3             # attended positions kept per token, layer and head
   spacy_pipeline: str = annotate_lib.DEFAULT_PIPELINE
+  corpus_format: Optional[str] = None  # readers.FORMATS; None: chosen by the reader
+  text_field: Optional[str] = None     # jsonl/csv/hf text column; None: "text"
 
   def resumable_part(self) -> dict:
-    return dataclasses.asdict(self)
+    part = dataclasses.asdict(self)
+    for key in ("corpus_format", "text_field"):  # left out when unset: older builds resume
+      if part[key] is None:
+        del part[key]
+    return part
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,9 +120,9 @@ def write_jsonl_atomic(path: pathlib.Path, rows) -> None:
 def annotate_corpus(corpus: str, config: BuildConfig
                     ) -> Iterator[annotate_lib.AnnotatedSentence]:
   """spaCy's sentences of `corpus`, in corpus order, annotated in this process."""
-  source = sources.open_corpus(corpus)
+  source = sources.open_corpus(corpus, config.corpus_format, config.text_field)
   nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
-  yield from annotate_lib.annotate(source.texts, nlp, split=source.split)
+  yield from annotate_lib.annotate_records(source.records, nlp, split=source.split)
 
 
 def select_sentences(corpus: str, config: BuildConfig,

@@ -3,7 +3,9 @@
 
     DIR/
       manifest.json             written last, atomically: a store without it is unfinished
-      sentences.jsonl           {"id": i, "text": "..."} per sentence, as the model saw it
+      sentences.jsonl           {"id": i, "text": "..."} per sentence, as the model saw it, with
+                                "meta": {"column": "value", ...} when its corpus record had
+                                metadata columns (corpus/readers.py)
       vocab.json                the strings the token columns' codes point into
       tokens/<column>.npy       one row per word-piece of every sentence (specials included):
                                   sentence_id int32, position int32 (0-based piece index),
@@ -148,6 +150,7 @@ class TokenTable:
   top_pos: np.ndarray               # int16 [N, L, H, K]
   top_weight: np.ndarray            # float16 [N, L, H, K]
   mean_argmax: np.ndarray           # int16 [N, L]
+  meta: list[Optional[dict[str, str]]] = dataclasses.field(default_factory=list)   # [S] or []
 
   @classmethod
   def load(cls, directory: pathlib.Path) -> "TokenTable":
@@ -157,7 +160,9 @@ class TokenTable:
     try:
       vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
       with open(directory / "sentences.jsonl", encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f]
+        rows = [json.loads(line) for line in f]
+      texts = [row["text"] for row in rows]
+      meta = [row.get("meta") for row in rows]
     except (OSError, ValueError, KeyError) as e:
       raise StoreError(f"cannot read the sentences or vocabulary of {directory}: {e}") from e
     return cls(columns=columns,
@@ -165,7 +170,8 @@ class TokenTable:
                vocab=vocab, texts=texts,
                top_pos=load_array(directory / "attention" / "top_pos.npy"),
                top_weight=load_array(directory / "attention" / "top_weight.npy"),
-               mean_argmax=load_array(directory / "attention" / "mean_argmax.npy"))
+               mean_argmax=load_array(directory / "attention" / "mean_argmax.npy"),
+               meta=meta if any(m is not None for m in meta) else [])
 
   def __len__(self) -> int:
     return len(self.columns["sentence_id"])

@@ -1,19 +1,27 @@
-"""LIT datasets of sentences: a text file, a JSONL file, a list, or a corpus store's sentences.
+"""LIT datasets of sentences: any corpus `exbert-lit index` reads (text, JSONL, CSV, Hugging
+Face datasets, brown; the same sentences), a list, or a corpus store's sentences.
 
 Every dataset here has the one field our models read, `text` (TextSegment), so any exbert-lit
-model (and any LIT model whose only required input is `text`) is compatible with it. LIT's own
-datasets work too: make_server takes any `lit_nlp.api.dataset.Dataset`.
+model (and any LIT model whose only required input is `text`) is compatible with it; a corpus's
+metadata columns come as extra string fields. LIT's own datasets work too: make_server takes
+any `lit_nlp.api.dataset.Dataset`.
 """
 from __future__ import annotations
 
-import json
+import itertools
+import logging
 import pathlib
 from typing import Iterable, Optional
 
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 
+from exbert_lit.corpus import annotate as annotate_lib
+from exbert_lit.corpus import readers
+from exbert_lit.corpus import sources
 from exbert_lit.errors import ExbertError
+
+log = logging.getLogger(__name__)
 
 # Where `exbert-lit demo` and the docs take their example sentences from.
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
@@ -47,82 +55,64 @@ class SentencesDataset(lit_dataset.Dataset):
     return {"text": lit_types.TextSegment()}
 
 
-class TextFileDataset(SentencesDataset):
-  """One sentence per line of a UTF-8 text file; blank lines and `#` comments skipped."""
+class CorpusDataset(lit_dataset.Dataset):
+  """The sentences `exbert-lit index --corpus` indexes from the same corpus: read by the same
+  reader (corpus/sources.py, corpus/readers.py), split by the same spaCy pipeline where the
+  format splits (paragraphs, jsonl, csv, hf), each example carrying its record's metadata
+  columns as string fields. (index also skips sentences over 150 words; these are kept.)"""
 
-  def __init__(self, path: str, max_examples: Optional[int] = None):
-    file = pathlib.Path(path)
-    if not file.is_file():
-      raise FileNotFoundError(f"no such data file: {path}")
-    try:
-      lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-      raise ExbertError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    sentences = _clean(lines)
-    if max_examples:
-      sentences = sentences[:max_examples]
-    super().__init__(sentences, description=f"sentences from {file.name}")
-
-
-class JsonlDataset(lit_dataset.Dataset):
-  """A JSON Lines file: each line an object with a "text" string (other string fields kept).
-
-  A line that is not JSON, or lacks "text", is an error naming the line: silently skipping
-  data would hide a broken file.
-  """
-
-  def __init__(self, path: str, max_examples: Optional[int] = None):
-    file = pathlib.Path(path)
-    if not file.is_file():
-      raise FileNotFoundError(f"no such data file: {path}")
+  def __init__(self, corpus: str, max_examples: Optional[int] = None, *,
+               fmt: Optional[str] = None, text_field: Optional[str] = None,
+               option: Optional[str] = None,
+               spacy_pipeline: str = annotate_lib.DEFAULT_PIPELINE):
+    source = sources.open_corpus(corpus, fmt, text_field, option)
+    label = sources.describe(corpus, option)
+    if source.split:
+      nlp = annotate_lib.load_pipeline(spacy_pipeline)
+      sentences = ((s.text, s.meta)
+                   for s in annotate_lib.annotate_records(source.records, nlp, split=True))
+    else:
+      sentences = source.records
     examples = []
-    extra_fields: dict[str, None] = {}
-    with file.open(encoding="utf-8") as f:
-      for number, line in enumerate(f, start=1):
-        if not line.strip():
-          continue
-        try:
-          record = json.loads(line)
-        except json.JSONDecodeError as e:
-          raise ExbertError(f"{path}:{number}: not JSON ({e.msg})") from None
-        if isinstance(record, str):
-          record = {"text": record}
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-          raise ExbertError(f"{path}:{number}: needs a \"text\" string")
-        if not record["text"].strip():
-          raise ExbertError(f"{path}:{number}: empty \"text\"")
-        example = {"text": record["text"]}
-        for key, value in record.items():
-          if key != "text" and isinstance(value, str) and not key.startswith("_"):
-            example[key] = value
-            extra_fields[key] = None
-        examples.append(example)
-        if max_examples and len(examples) >= max_examples:
-          break
+    extra: dict[str, None] = {}
+    for text, meta in itertools.islice(sentences, max_examples):
+      example = {"text": text}
+      for key, value in (meta or {}).items():
+        name = field_name(key)
+        example[name] = value
+        extra[name] = None
+      examples.append(example)
     if not examples:
-      raise ExbertError(f"{path}: no examples")
-    for example in examples:  # LIT wants every field on every example
-      for key in extra_fields:
-        example.setdefault(key, "")
-    self._extra = list(extra_fields)
+      raise ExbertError(f"{label}: no sentences")
+    for example in examples:   # LIT wants every field on every example
+      for name in extra:
+        example.setdefault(name, "")
+    log.info("%s: %d sentences%s", label, len(examples),
+             f" with metadata {', '.join(extra)}" if extra else "")
+    self._extra = list(extra)
     self._examples = examples
-    self._description = f"examples from {file.name}"
+    self._description = f"sentences of {source.name} ({source.format})"
 
   def description(self) -> str:
     return self._description
 
   def spec(self) -> lit_types.Spec:
     spec: lit_types.Spec = {"text": lit_types.TextSegment()}
-    for key in self._extra:
-      spec[key] = lit_types.TextSegment(required=False)
+    for name in self._extra:
+      spec[name] = lit_types.StringLitType(required=False)
     return spec
 
 
-def load_data_file(path: str, max_examples: Optional[int] = None) -> lit_dataset.Dataset:
-  """A dataset from a `.jsonl` / `.json` lines file or any other text file (one sentence a line)."""
-  if str(path).endswith((".jsonl", ".ndjson")):
-    return JsonlDataset(path, max_examples=max_examples)
-  return TextFileDataset(path, max_examples=max_examples)
+def field_name(column: str) -> str:
+  """A metadata column's LIT field: its own name, unless LIT or our models use that name."""
+  return f"meta:{column}" if column == "text" or column.startswith("_") else column
+
+
+def load_data_file(path: str, max_examples: Optional[int] = None, *, fmt: Optional[str] = None,
+                   text_field: Optional[str] = None,
+                   option: Optional[str] = None) -> lit_dataset.Dataset:
+  """A dataset of the sentences in a corpus file, hf: name or `brown` (CorpusDataset)."""
+  return CorpusDataset(str(path), max_examples, fmt=fmt, text_field=text_field, option=option)
 
 
 def examples_dataset() -> SentencesDataset:
@@ -132,7 +122,10 @@ def examples_dataset() -> SentencesDataset:
 
 
 def dataset_name_for(path: str, taken: Iterable[str]) -> str:
-  """A short, unique dataset name from a file name (`data/pubs.txt` -> `pubs`)."""
+  """A short, unique dataset name from a file name (`data/pubs.txt` -> `pubs`) or a hf: name
+  (`hf:wikitext:wikitext-2-raw-v1` -> `wikitext`)."""
+  if readers.is_hf_name(str(path)):
+    path = str(path)[len(readers.HF_PREFIX):].split(":")[0]
   base = pathlib.Path(path).stem or "data"
   taken = set(taken)
   name, n = base, 2
