@@ -245,6 +245,15 @@ def test_a_bad_record_past_the_checked_sample_fails_when_read(tmp_path, monkeypa
     list(sources.open_corpus(str(path), option="--corpus").records)
 
 
+def test_a_dataset_blank_in_its_sampled_rows_is_not_called_empty(tmp_path, monkeypatch):
+  import datasets  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(readers, "HF_SAMPLE_ROWS", 1)
+  path = tmp_path / "r.parquet"
+  datasets.Dataset.from_list([{"text": ""}, {"text": "A cat sat."}]).to_parquet(str(path))
+  assert checks.corpus(str(path), "--corpus") == "hf"
+  assert list(sources.open_corpus(str(path)).records) == [("A cat sat.", None)]
+
+
 def test_hub_name_without_network_is_one_line(monkeypatch):
   import datasets  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)

@@ -338,6 +338,8 @@ def check(spec: str, fmt: Optional[str], field: str, label: str) -> Choice:
   else:
     sample = _rows(spec, path, choice, field, label, counter)
   found = any(row is not None for row in sample)   # reads (and checks) up to the first text
+  if choice.format == "hf" and open_hf(spec, label).num_rows > HF_SAMPLE_ROWS:
+    counter.spent = True   # only a sample of its rows was read
   if not found and not counter.spent:
     where = (f" (every {field!r} is empty)" if choice.format not in ("lines", "paragraphs")
              else "")
