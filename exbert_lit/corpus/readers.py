@@ -245,8 +245,8 @@ def open_hf(spec: str, label: str):
     if is_hf_name(spec):
       name, config, split = parse_hf_name(spec, label)
       data = datasets.load_dataset(name, config, split=split)
-    elif pathlib.Path(spec).is_dir():
-      data = datasets.load_from_disk(spec)
+    elif pathlib.Path(spec).expanduser().is_dir():
+      data = datasets.load_from_disk(str(pathlib.Path(spec).expanduser()))
       if isinstance(data, datasets.DatasetDict):
         if "train" not in data:
           raise ExbertError(f"{label}: a dataset with splits {', '.join(data)} and no train "
@@ -259,7 +259,8 @@ def open_hf(spec: str, label: str):
         raise ExbertError(f"{label}: --format hf reads {', '.join(sorted(_HF_BUILDERS))} files, "
                           f"save_to_disk directories or hf:NAME, not {suffix or 'this'} files")
       kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
-      data = datasets.load_dataset(builder, data_files=str(spec), split="train", **kwargs)
+      data = datasets.load_dataset(builder, data_files=str(pathlib.Path(spec).expanduser()),
+                                   split="train", **kwargs)
   except ExbertError:
     raise
   except Exception as e:  # pylint: disable=broad-except

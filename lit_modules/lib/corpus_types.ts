@@ -26,6 +26,8 @@ export interface Match {
   tokens: string[];
   labels: Array<TokenLabels|null>;
   max_att: number|null;
+  /** The corpus record's metadata columns (e.g. a document id), if it had any. */
+  meta?: {[column: string]: string};
 }
 
 export interface Bin {

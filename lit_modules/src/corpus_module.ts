@@ -139,6 +139,10 @@ const styles = css`
     color: #5f6368;
     font-family: 'Roboto Mono', monospace;
   }
+  .match-meta {
+    color: #5f6368;
+    font-size: 11px;
+  }
   .piece {
     margin-left: 0.3em;
     border-bottom: 2px solid transparent;
@@ -449,7 +453,9 @@ export class ExbertCorpusModule extends LitModule {
         <td class="score">${match.score.toFixed(3)}</td>
         <td class="sentence">${match.tokens.map((t, i) => html`<span
             class=${pieceClass(i)} style=${pieceStyle(i)}
-            title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`)}</td>
+            title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`)}${
+          match.meta ? html`<div class="match-meta">${Object.entries(match.meta).map(
+              ([k, v]) => `${k}: ${v}`).join(' · ')}</div>` : ''}</td>
       </tr>`;
     // clang-format on
   }
