@@ -359,3 +359,30 @@ def test_a_store_without_metadata_has_no_meta_key(tmp_path):
   index = search.CorpusIndex.open(tmp_path / "s")
   result = index.search(np.ones(8, np.float32), layer=1, k=2)   # FakeModel: D = 8
   assert all("meta" not in m for m in result["matches"])
+
+
+def test_serve_data_takes_format_and_text_field(tmp_path, tiny_bert_dir, monkeypatch):
+  """`serve --data F --format/--text-field` hands LIT the sentences `index` reads from F."""
+  from exbert_lit import server  # pylint: disable=g-import-not-at-top
+  served = {}
+
+  class NoServer:
+    def serve(self, on_ready):
+      del on_ready
+
+  def make_server(**kwargs):
+    served.update(kwargs["datasets"])
+    return NoServer()
+  monkeypatch.setattr(server, "make_server", make_server)
+  rows, book = tmp_path / "rows.jsonl", tmp_path / "book.txt"
+  rows.write_text("".join(json.dumps(d) + "\n" for d in DOCS), encoding="utf-8")
+  book.write_text("A b\nc d.\n\nE f.\n", encoding="utf-8")
+  assert cli.main(["serve", "--model", str(tiny_bert_dir), "--data", str(rows),
+                   "--text-field", "body", "--port", "0"]) == 0
+  config = stages.BuildConfig(text_field="body")
+  assert [ex["text"] for ex in served["rows"].examples] == [
+      s.text for s in stages.select_sentences(str(rows), config)[0]]
+  assert served["rows"].examples[0]["id"] == "doc-a"
+  assert cli.main(["serve", "--model", str(tiny_bert_dir), "--data", str(book),
+                   "--format", "lines", "--port", "0"]) == 0
+  assert [ex["text"] for ex in served["book"].examples] == ["A b", "c d.", "E f."]
