@@ -95,6 +95,12 @@ FORMATS = [
     ("one wrapped paragraph, --format paragraphs", "one.txt",
      _text(HARD_WRAPPED.split("\n\n")[0]), "paragraphs", "paragraphs",
      [(s, None) for s in WRAPPED_SENTENCES[:2]]),
+    ("CRLF and a byte order mark, as Gutenberg files have", "bom.txt",
+     lambda p: p.write_bytes(("\ufeff" + HARD_WRAPPED.replace("\n", "\r\n")).encode("utf-8")),
+     None, "paragraphs", [(s, None) for s in WRAPPED_SENTENCES]),
+    ("csv with a byte order mark, as Excel writes it", "excel.csv",
+     lambda p: p.write_bytes(b"\xef\xbb\xbftext,doc\r\nA cat sat.,d1\r\n"), None, "csv",
+     [("A cat sat.", {"doc": "d1"})]),
     ("lines forced on prose", "oz2.txt", _text("A b\nc d.\n\nE f.\n"), "lines", "lines",
      [("A b", None), ("c d.", None), ("E f.", None)]),
     ("jsonl", "rows.jsonl", _jsonl, None, "jsonl", ROW_SENTENCES),
@@ -386,3 +392,17 @@ def test_serve_data_takes_format_and_text_field(tmp_path, tiny_bert_dir, monkeyp
   assert cli.main(["serve", "--model", str(tiny_bert_dir), "--data", str(book),
                    "--format", "lines", "--port", "0"]) == 0
   assert [ex["text"] for ex in served["book"].examples] == ["A b", "c d.", "E f."]
+
+
+def test_the_ray_engines_spacy_worker_keeps_metadata(tmp_path):
+  """--engine ray annotates the same records (text, metadata) in its actors as the local build."""
+  from exbert_lit.corpus import annotate  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import ray_engine  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "rows.jsonl"
+  _jsonl(path)
+  records = list(sources.open_corpus(str(path)).records)
+  chunk = json.loads(json.dumps(records))   # as the engine ships a chunk: [[text, meta], ...]
+  out = ray_engine.SpacyWorker(annotate.DEFAULT_PIPELINE, split=True)(
+      {"chunk": np.asarray([0]), "texts": np.asarray([json.dumps(chunk)])})
+  sentences = [annotate.AnnotatedSentence.from_json(d) for d in json.loads(out["sentences"][0])]
+  assert [(s.text, s.meta) for s in sentences] == ROW_SENTENCES

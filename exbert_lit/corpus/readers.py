@@ -131,7 +131,7 @@ def _numbered_lines(path: pathlib.Path, label: str, budget: Optional[int] = None
   characters (the checks read a sample). \\r\\n and \\r are newlines too."""
   counter = counter or _Budget(budget)
   number = 0
-  with open(path, encoding="utf-8") as f:
+  with open(path, encoding="utf-8-sig") as f:   # a BOM (Gutenberg, Excel CSV) is not text
     try:
       for number, line in enumerate(f, start=1):
         yield number, line.rstrip("\n")
