@@ -55,9 +55,9 @@ def hf_cache(tmp_path, monkeypatch):
   """datasets' cache of converted local files in the test's directory, not the user's."""
   import datasets  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf_cache"))
-  readers.open_hf.cache_clear()
+  readers.forget_opened()
   yield
-  readers.open_hf.cache_clear()
+  readers.forget_opened()
 
 
 def _text(content):

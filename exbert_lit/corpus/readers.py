@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import itertools
 import json
 import logging
@@ -232,10 +231,27 @@ def parse_hf_name(spec: str, label: str) -> tuple[str, Optional[str], str]:
   return name, config, split
 
 
-@functools.lru_cache(maxsize=2)
+_OPENED: dict[str, Any] = {}   # the last dataset opened, by spec (see open_hf)
+
+
 def open_hf(spec: str, label: str):
-  """The `datasets.Dataset` of a local file, save_to_disk directory or hf:NAME (cached: the
-  check before the model loads and the build read the same one)."""
+  """The `datasets.Dataset` of a local file, save_to_disk directory or hf:NAME. The last one
+  opened is kept: the check before the model loads and the build then open it once (a Dataset
+  maps its Arrow files; it holds no copy of the rows)."""
+  key = spec if is_hf_name(spec) else str(pathlib.Path(spec).expanduser().resolve())
+  if key not in _OPENED:
+    data = _open_hf(spec, label)
+    _OPENED.clear()
+    _OPENED[key] = data
+  return _OPENED[key]
+
+
+def forget_opened() -> None:
+  """Drops the kept dataset (open_hf), e.g. between tests that change datasets' cache."""
+  _OPENED.clear()
+
+
+def _open_hf(spec: str, label: str):
   try:
     import datasets  # pylint: disable=g-import-not-at-top
   except ImportError:
