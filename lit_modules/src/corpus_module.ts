@@ -172,6 +172,30 @@ const styles = css`
   }
   .matches {
     border-collapse: collapse;
+    width: 100%;
+    table-layout: fixed;
+  }
+  td.score {
+    width: 44px;
+  }
+  /* Keyword in context: every hit at the same x, the left context clipped at
+     its start and the right one at its end, one line per match. */
+  .kwic {
+    display: grid;
+    grid-template-columns: minmax(0, 2fr) minmax(0, 3fr);
+  }
+  .kwic-left {
+    display: flex;
+    justify-content: flex-end;
+    overflow: hidden;
+    white-space: nowrap;
+    -webkit-mask-image: linear-gradient(to right, transparent, black 32px);
+    mask-image: linear-gradient(to right, transparent, black 32px);
+  }
+  .kwic-right {
+    overflow: hidden;
+    white-space: nowrap;
+    text-overflow: ellipsis;
   }
   .match td {
     padding: 2px 4px;
@@ -185,6 +209,7 @@ const styles = css`
   .piece {
     margin-left: 0.3em;
     border-bottom: 2px solid transparent;
+    flex: none;
   }
   .piece.continuation {
     margin-left: 0;
@@ -561,13 +586,19 @@ export class ExbertCorpusModule extends LitModule {
       }
       return styleMap({'border-bottom-color': offsetColor(offset)});
     };
+    const piece = (t: string, i: number) => html`<span
+        class=${pieceClass(i)} style=${pieceStyle(i)}
+        title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`;
+    const split = match.position;
     // clang-format off
     return html`
-      <tr class="match" data-sentence=${match.sentence_id} data-position=${match.position}>
+      <tr class="match" data-sentence=${match.sentence_id} data-position=${match.position}
+          title=${match.text}>
         <td class="score">${match.score.toFixed(3)}</td>
-        <td class="sentence">${match.tokens.map((t, i) => html`<span
-            class=${pieceClass(i)} style=${pieceStyle(i)}
-            title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`)}</td>
+        <td class="sentence"><div class="kwic"><div class="kwic-left">${
+            match.tokens.slice(0, split).map((t, i) => piece(t, i))}</div><div
+            class="kwic-right">${
+            match.tokens.slice(split).map((t, i) => piece(t, i + split))}</div></div></td>
       </tr>`;
     // clang-format on
   }
