@@ -21,7 +21,7 @@ import {styles as sharedStyles} from '../../client/lib/shared_styles.css';
 import {IndexedInput, ModelInfoMap, Spec} from '../../client/lib/types';
 
 import {MAX_ATT_COLOR, offsetColor, offsetKey} from '../lib/colors';
-import {displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from '../lib/corpus';
+import {continuesWord, displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from '../lib/corpus';
 import {exportFileName, histogramsCsv, matchesCsv, resultJson} from '../lib/corpus_export';
 import {Bin, LabelHistograms, Match, SearchResult} from '../lib/corpus_types';
 import {formatHeadSet} from '../lib/heads';
@@ -576,7 +576,7 @@ export class ExbertCorpusModule extends LitModule {
         'centre': offset === 0,
         'neighbour': offset !== null && offset !== 0 && shownOffsets.has(offset),
         'max-att': match.max_att === i,
-        'continuation': match.tokens[i].startsWith('##'),
+        'continuation': continuesWord(match.tokens, i),
       });
     };
     const pieceStyle = (i: number) => {
