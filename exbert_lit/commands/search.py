@@ -37,7 +37,12 @@ def register(subparsers) -> None:
   p.add_argument("--model", default=None, help="load the model from here instead of the name "
                  "in the index's manifest (must be the same model)")
   p.add_argument("--show", type=int, default=10, help="matches to print (default 10)")
-  p.add_argument("--json", action="store_true", help="print the SearchResult as JSON")
+  output = p.add_mutually_exclusive_group()
+  output.add_argument("--json", action="store_true", help="print the SearchResult as JSON")
+  output.add_argument("--csv", nargs="?", const="matches", choices=("matches", "histograms"),
+                      help="print CSV: one row per match (the default), or with `histograms` one "
+                      "row per histogram bin; the corpus view's CSV downloads have the same "
+                      "columns")
   p.set_defaults(func=run)
 
 
@@ -95,6 +100,11 @@ def run(args) -> int:
   if args.json:
     json.dump(result, sys.stdout, ensure_ascii=False)
     print()
+    return 0
+  if args.csv:
+    from exbert_lit.corpus import export  # pylint: disable=g-import-not-at-top
+    table = export.matches_csv if args.csv == "matches" else export.histograms_csv
+    sys.stdout.write(table(result))
     return 0
   print(format_result(result, internals.tokens, position, index.num_layers, args.show))
   return 0

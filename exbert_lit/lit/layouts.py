@@ -16,43 +16,52 @@ EXBERT_MODULES = (ATTENTION_MODULE, CORPUS_MODULE)
 
 DEFAULT_LAYOUT_NAME = "exbert"
 
-_DATA = {
+# Below the views, one tab each: the data table (to pick an example) with the editor beside it,
+# then LIT's own explanations and the embedding projector.
+_BELOW = {
     "Data": [modules.DataTableModule, modules.DatapointEditorModule],
-    "Embeddings": [modules.EmbeddingsModule],
-}
-_EXPLANATIONS = {
     "Salience": [modules.SalienceMapModule],
     "Counterfactuals": [modules.GeneratorModule],
+    "Embeddings": [modules.EmbeddingsModule],
 }
+# Share of the height the views get; the tabs below keep enough for a data table of ~5 rows
+# at 1000 px, and LIT's divider moves it (or maximises either part) at run time.
+MAIN_HEIGHT = 68
+COMPACT_MAIN_HEIGHT = 72
+
+
+def _views(with_views: bool) -> list:
+  """The two exBERT views side by side (equal numCols, so half the width each), or for LIT's
+  stock client the datapoint editor in their place."""
+  return list(EXBERT_MODULES) if with_views else [modules.DatapointEditorModule]
 
 
 def _exbert_layout(with_views: bool) -> layout.LitCanonicalLayout:
-  if with_views:
-    views, data = list(EXBERT_MODULES), dict(_DATA)
-  else:  # the editor moves up into the views' place, so no module is placed twice
-    views, data = [modules.DatapointEditorModule], {**_DATA, "Data": [modules.DataTableModule]}
+  # No left column: LIT's left column takes its width from the whole screen, and the views need
+  # it (an attention view is two token columns plus the curves between them).
+  below = dict(_BELOW) if with_views else {**_BELOW, "Data": [modules.DataTableModule]}
   return layout.LitCanonicalLayout(
-      left=data,
-      upper={"exBERT": views},
-      lower=dict(_EXPLANATIONS),
-      layoutSettings=layout.LayoutSettings(leftWidth=35, mainHeight=55),
+      upper={"exBERT": _views(with_views)},
+      lower=below,
+      layoutSettings=layout.LayoutSettings(mainHeight=MAIN_HEIGHT),
       description=(
           "exBERT: attention between tokens (select a layer and heads, hover or click a token) "
-          "and the corpus matches for the selected token, beside LIT's data table, datapoint "
-          "editor, salience maps and counterfactual generators."),
+          "beside the corpus matches for the selected token, over the full width; LIT's data "
+          "table and datapoint editor, salience maps, counterfactual generators and embeddings "
+          "in the tabs below."),
   )
 
 
 def _exbert_compact_layout(with_views: bool) -> layout.LitCanonicalLayout:
-  main = list(EXBERT_MODULES) if with_views else [modules.DatapointEditorModule]
   return layout.LitCanonicalLayout(
-      upper={"exBERT": main},
+      upper={"exBERT": _views(with_views)},
       lower={
           "Examples": [modules.SimpleDataTableModule],
           "Salience": [modules.SalienceMapModule],
       },
-      layoutSettings=layout.LayoutSettings(hideToolbar=False, mainHeight=65, centerPage=True),
-      description="exBERT's two views above a simple example table: for a narrow screen or a talk.",
+      layoutSettings=layout.LayoutSettings(mainHeight=COMPACT_MAIN_HEIGHT),
+      description="exBERT's two views over the full width above a simple example table: for a "
+                  "small screen or a talk.",
   )
 
 

@@ -50,3 +50,18 @@ export function summarisedPosition(
   const p = centre === 'next' ? position + 1 : position;
   return p < numTokens ? p : null;
 }
+
+const WORD_START = /^[\u0120\u2581]/;   // GPT-2 / RoBERTa 'Ġ', SentencePiece '▁'
+
+/**
+ * Whether word-piece i continues the word before it, so the view shows it
+ * without a space: a WordPiece `##` piece, or in a byte-level / SentencePiece
+ * sentence (one with any start marker) a piece without one ("in" "quired",
+ * "bench" ","), the sentence's first piece excepted.
+ */
+export function continuesWord(tokens: string[], i: number): boolean {
+  const token = tokens[i];
+  if (token.startsWith('##')) return true;
+  if (i === 0 || !tokens.some(t => WORD_START.test(t))) return false;
+  return !WORD_START.test(token);
+}

@@ -1,7 +1,7 @@
 import {strict as assert} from 'node:assert';
 import {describe, it} from 'node:test';
 
-import {displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from './corpus';
+import {continuesWord, displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from './corpus';
 import {SearchResult} from './corpus_types';
 
 describe('displayOffsets', () => {
@@ -53,4 +53,19 @@ describe('labels and positions', () => {
     assert.equal(histogramsAt(result, 1), empty);
     assert.equal(histogramsAt(result, -1), null);
   });
+});
+
+describe('continuesWord', () => {
+  const G = '\u0120';
+  const cases: Array<[string[], boolean[]]> = [
+    [['[CLS]', 'play', '##ing', '.', '[SEP]'], [false, false, true, false, false]],
+    [['J', 'udge', `${G}Parsons`, `${G}in`, 'quired', ','], [false, true, false, false, true, true]],
+    [['\u2581The', '\u2581cat', 's'], [false, false, true]],
+    [['<|endoftext|>', `${G}a`], [false, false]],
+  ];
+  for (const [tokens, expected] of cases) {
+    it(`joins ${JSON.stringify(tokens)}`, () => {
+      assert.deepEqual(tokens.map((_, i) => continuesWord(tokens, i)), expected);
+    });
+  }
 });

@@ -7,6 +7,8 @@
  */
 
 // tslint:disable:no-new-decorators
+import '../../client/elements/popup_container';
+
 import {css, html, unsafeCSS} from 'lit';
 import {customElement} from 'lit/decorators.js';
 import {classMap} from 'lit/directives/class-map.js';
@@ -14,11 +16,14 @@ import {styleMap} from 'lit/directives/style-map.js';
 import {computed, makeObservable, observable} from 'mobx';
 
 import {LitModule} from '../../client/core/lit_module';
+import {PopupContainer} from '../../client/elements/popup_container';
+import {styles as sharedStyles} from '../../client/lib/shared_styles.css';
 import {IndexedInput, ModelInfoMap, Spec} from '../../client/lib/types';
 
 import {MAX_ATT_COLOR, offsetColor, offsetKey} from '../lib/colors';
-import {displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from '../lib/corpus';
-import {Bin, Match, SearchResult} from '../lib/corpus_types';
+import {continuesWord, displayOffsets, histogramBars, histogramsAt, labelTooltip, summarisedPosition} from '../lib/corpus';
+import {exportFileName, histogramsCsv, matchesCsv, resultJson} from '../lib/corpus_export';
+import {Bin, LabelHistograms, Match, SearchResult} from '../lib/corpus_types';
 import {formatHeadSet} from '../lib/heads';
 import {displayToken} from '../lib/tokens';
 import {DEFAULT_K, NotationError, parseOffsetList} from '../lib/notation';
@@ -29,6 +34,11 @@ import {exbertState} from './view_state';
 
 /** Name under which the server registers the corpus-search interpreter. */
 export const INTERPRETER = 'exbert_corpus_search';
+
+/** The label each histogram column shows (exBERT's own choice of one at a time). */
+type LabelField = keyof LabelHistograms;
+const LABEL_FIELDS: Array<[LabelField, string]> =
+    [['pos', 'POS'], ['dep', 'DEP'], ['ent', 'entity']];
 
 interface SearchRequest {
   input: IndexedInput;
@@ -53,9 +63,34 @@ const styles = css`
     display: flex;
     align-items: center;
     flex-wrap: wrap;
-    gap: 8px;
+    gap: 4px 8px;
     padding: 4px 8px;
     border-bottom: 1px solid #dadce0;
+  }
+  .module-toolbar > * {
+    margin: 0;
+  }
+  .export {
+    margin-left: auto;
+    display: inline-flex;
+    align-items: center;
+    gap: 6px;
+  }
+  .export .icon-button {
+    font-size: 18px;
+  }
+  popup-container.download-popup {
+    --popup-right: 0;
+    --popup-top: 22px;
+  }
+  .download-popup-controls {
+    display: flex;
+    flex-direction: column;
+    gap: 4px;
+    min-width: 180px;
+  }
+  .download-popup-controls button {
+    margin: 0;
   }
   .corpus-body {
     flex: 1;
@@ -88,7 +123,15 @@ const styles = css`
     margin-bottom: 8px;
   }
   .histogram-column {
-    min-width: 160px;
+    min-width: 130px;
+    max-width: 160px;
+  }
+  .histogram-column[data-offset='max_att'] {
+    max-width: none;
+  }
+  .histogram-pair {
+    display: flex;
+    gap: 12px;
   }
   .column-title {
     font-weight: 500;
@@ -107,13 +150,13 @@ const styles = css`
     height: 15px;
   }
   .bar-label {
-    width: 64px;
+    width: 58px;
     overflow: hidden;
     text-overflow: ellipsis;
     white-space: nowrap;
   }
   .bar-track {
-    width: 70px;
+    width: 48px;
   }
   .bar {
     display: block;
@@ -129,6 +172,30 @@ const styles = css`
   }
   .matches {
     border-collapse: collapse;
+    width: 100%;
+    table-layout: fixed;
+  }
+  td.score {
+    width: 44px;
+  }
+  /* Keyword in context: every hit at the same x, the left context clipped at
+     its start and the right one at its end, one line per match. */
+  .kwic {
+    display: grid;
+    grid-template-columns: minmax(0, 2fr) minmax(0, 3fr);
+  }
+  .kwic-left {
+    display: flex;
+    justify-content: flex-end;
+    overflow: hidden;
+    white-space: nowrap;
+    -webkit-mask-image: linear-gradient(to right, transparent, black 32px);
+    mask-image: linear-gradient(to right, transparent, black 32px);
+  }
+  .kwic-right {
+    overflow: hidden;
+    white-space: nowrap;
+    text-overflow: ellipsis;
   }
   .match td {
     padding: 2px 4px;
@@ -146,6 +213,7 @@ const styles = css`
   .piece {
     margin-left: 0.3em;
     border-bottom: 2px solid transparent;
+    flex: none;
   }
   .piece.continuation {
     margin-left: 0;
@@ -177,7 +245,7 @@ export class ExbertCorpusModule extends LitModule {
       </exbert-corpus-module>`;
 
   static override get styles() {
-    return [styles];
+    return [sharedStyles, styles];
   }
 
   static override shouldDisplayModule(
@@ -190,6 +258,7 @@ export class ExbertCorpusModule extends LitModule {
   @observable private error = '';
   @observable private searching = false;
   @observable private offsetText = '';
+  @observable private labelField: LabelField = 'pos';
 
   constructor() {
     super();
@@ -322,7 +391,16 @@ export class ExbertCorpusModule extends LitModule {
         <input type="text" class="offsets" .value=${this.offsetText}
             @change=${onOffsets} title="e.g. -2,-1,1,2">
       </label>
-      ${this.renderQuery()}`;
+      <label class="control">Histograms
+        <select class="label-field" @change=${(e: Event) => {
+          this.labelField = (e.target as HTMLSelectElement).value as LabelField;
+        }}>
+          ${LABEL_FIELDS.map(([field, name]) => html`
+            <option value=${field} ?selected=${field === this.labelField}>${name}</option>`)}
+        </select>
+      </label>
+      ${this.renderQuery()}
+      ${this.renderExport()}`;
     // clang-format on
   }
 
@@ -339,6 +417,69 @@ export class ExbertCorpusModule extends LitModule {
     const token = exbertState.sentenceTokens[request.position];
     const name = token === undefined ? '' : `"${displayToken(token)}" `;
     return html`<span class="query">${name}(#${request.position}) · ${what}</span>`;
+  }
+
+  /**
+   * Copy and download buttons, as LIT's own (elements/export_controls.ts):
+   * the matches and the histograms as CSV, the whole result as JSON; the
+   * same tables as `exbert-lit search --csv` (lib/corpus_export.ts).
+   */
+  private renderExport() {
+    const result = this.result;
+    const disabled = result === null || this.searching;
+    const token = this.request === null ? '' :
+        displayToken(exbertState.sentenceTokens[this.request.position] ?? '');
+    const download = (e: Event, what: string, extension: string, type: string,
+                      content: (r: SearchResult) => string) => {
+      if (result === null) return;
+      const blob = new Blob([content(result)], {type});
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = exportFileName(result, token, what, extension);
+      document.body.appendChild(a);
+      a.click();
+      document.body.removeChild(a);
+      URL.revokeObjectURL(a.href);
+      const popup = (e.target as HTMLElement).closest('popup-container');
+      if (popup instanceof PopupContainer) popup.expanded = false;
+    };
+    const copy = () => {
+      if (result !== null) void navigator.clipboard.writeText(matchesCsv(result));
+    };
+    const iconClass = classMap({'icon-button': true, 'mdi-outlined': true, 'disabled': disabled});
+    const count = result?.matches.length ?? 0;
+    // clang-format off
+    return html`
+      <span class="export">
+        <lit-tooltip content="Copy ${count} matches as CSV" tooltipPosition="above">
+          <mwc-icon class="${iconClass} copy-matches" slot="tooltip-anchor"
+              @click=${copy}>file_copy</mwc-icon>
+        </lit-tooltip>
+        ${disabled ? html`
+          <mwc-icon class="${iconClass} download">file_download</mwc-icon>` : html`
+        <popup-container class="download-popup">
+          <lit-tooltip content="Download the matches and histograms"
+              tooltipPosition="above" slot="toggle-anchor">
+            <mwc-icon class="${iconClass} download" slot="tooltip-anchor">
+              file_download</mwc-icon>
+          </lit-tooltip>
+          <div class="download-popup-controls">
+            <button class="filled-button nowrap download-matches-csv"
+                @click=${(e: Event) => {
+                  download(e, 'matches', 'csv', 'text/csv', matchesCsv);
+                }}>${count} matches (CSV)</button>
+            <button class="filled-button nowrap download-histograms-csv"
+                @click=${(e: Event) => {
+                  download(e, 'histograms', 'csv', 'text/csv', histogramsCsv);
+                }}>Histograms (CSV)</button>
+            <button class="filled-button nowrap download-json"
+                @click=${(e: Event) => {
+                  download(e, 'result', 'json', 'application/json', resultJson);
+                }}>Matches and histograms (JSON)</button>
+          </div>
+        </popup-container>`}
+      </span>`;
+    // clang-format on
   }
 
   private renderBody() {
@@ -388,6 +529,10 @@ export class ExbertCorpusModule extends LitModule {
     // clang-format on
   }
 
+  private get fieldName(): string {
+    return LABEL_FIELDS.find(([field]) => field === this.labelField)![1];
+  }
+
   private renderOffsetColumn(result: SearchResult, offset: number, next: boolean) {
     const hist = histogramsAt(result, offset);
     const colour = offsetColor(offset);
@@ -400,10 +545,8 @@ export class ExbertCorpusModule extends LitModule {
       <div class="histogram-column" data-offset=${offsetKey(offset)}>
         <div class="column-title" style=${styleMap({'border-color': colour})}>
           ${title}</div>
-        ${hist === null ? html`<div class="hint">no data</div>` : html`
-          ${this.renderBars(hist.pos, colour, 'POS')}
-          ${this.renderBars(hist.dep, colour, 'DEP')}
-          ${this.renderBars(hist.ent, colour, 'entity')}`}
+        ${hist === null ? html`<div class="hint">no data</div>` :
+            this.renderBars(hist[this.labelField], colour, this.fieldName)}
       </div>`;
     // clang-format on
   }
@@ -416,10 +559,10 @@ export class ExbertCorpusModule extends LitModule {
       <div class="histogram-column" data-offset="max_att">
         <div class="column-title" style=${styleMap({'border-color': MAX_ATT_COLOR})}>
           most-attended token</div>
-        ${this.renderBars(h.pos, MAX_ATT_COLOR, 'POS')}
-        ${this.renderBars(h.dep, MAX_ATT_COLOR, 'DEP')}
-        ${this.renderBars(h.ent, MAX_ATT_COLOR, 'entity')}
-        ${this.renderBars(h.offset, MAX_ATT_COLOR, 'offset')}
+        <div class="histogram-pair">
+          ${this.renderBars(h[this.labelField], MAX_ATT_COLOR, this.fieldName)}
+          ${this.renderBars(h.offset, MAX_ATT_COLOR, 'offset')}
+        </div>
       </div>`;
     // clang-format on
   }
@@ -437,7 +580,7 @@ export class ExbertCorpusModule extends LitModule {
         'centre': offset === 0,
         'neighbour': offset !== null && offset !== 0 && shownOffsets.has(offset),
         'max-att': match.max_att === i,
-        'continuation': match.tokens[i].startsWith('##'),
+        'continuation': continuesWord(match.tokens, i),
       });
     };
     const pieceStyle = (i: number) => {
@@ -447,13 +590,19 @@ export class ExbertCorpusModule extends LitModule {
       }
       return styleMap({'border-bottom-color': offsetColor(offset)});
     };
+    const piece = (t: string, i: number) => html`<span
+        class=${pieceClass(i)} style=${pieceStyle(i)}
+        title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`;
+    const split = match.position;
     // clang-format off
     return html`
-      <tr class="match" data-sentence=${match.sentence_id} data-position=${match.position}>
+      <tr class="match" data-sentence=${match.sentence_id} data-position=${match.position}
+          title=${match.text}>
         <td class="score">${match.score.toFixed(3)}</td>
-        <td class="sentence">${match.tokens.map((t, i) => html`<span
-            class=${pieceClass(i)} style=${pieceStyle(i)}
-            title=${labelTooltip(match.labels[i] ?? null)}>${displayToken(t)}</span>`)}${
+        <td class="sentence"><div class="kwic"><div class="kwic-left">${
+            match.tokens.slice(0, split).map((t, i) => piece(t, i))}</div><div
+            class="kwic-right">${
+            match.tokens.slice(split).map((t, i) => piece(t, i + split))}</div></div>${
           match.meta ? html`<div class="match-meta">${Object.entries(match.meta).map(
               ([k, v]) => `${k}: ${v}`).join(' · ')}</div>` : ''}</td>
       </tr>`;

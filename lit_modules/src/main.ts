@@ -9,6 +9,8 @@
 import './attention_module';
 import './corpus_module';
 
+import {applyLayoutSettings} from './layout_settings';
 import {syncStateToUrl} from './view_state';
 
 syncStateToUrl();
+applyLayoutSettings();
