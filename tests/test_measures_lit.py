@@ -125,3 +125,34 @@ def test_field_names(name, expected):
   assert name == expected
   layer, kind = fields.parse_layer_field(name)
   assert fields.layer_field(layer, kind) == name
+
+
+@pytest.mark.parametrize("name", tuple(tiny_models.BUILDERS))
+def test_members_pass_lit_validation(tiny_model_dirs, name):
+  from lit_nlp.api import dataset as lit_dataset
+  from lit_nlp.api import types as lit_types
+  from lit_nlp.lib import validation
+  group = model_group.model_group(name, load_model(str(tiny_model_dirs[name])))
+  data = lit_dataset.Dataset(spec={"text": lit_types.TextSegment()},
+                             examples=[{"text": TEXT}, {"text": "The cat sat on the [MASK]."}])
+  validation.validate_model(group.measures, data, report_all=False)
+  assert (group.lens is None) == (name == "bert_encoder")
+  if group.lens is not None:
+    validation.validate_model(group.lens, data, report_all=False)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name, layers, heads, has_lens", [
+    ("minilm", 6, 12, False), ("smollm2", 30, 9, True)])
+def test_registry_models(name, layers, heads, has_lens):
+  group = model_group.model_group(name, load_model(name))
+  assert (group.lens is not None) == has_lens
+  (out,) = group.measures.predict([{"text": TEXT}])
+  t = len(out["tokens"])
+  assert np.asarray(out[fields.attention_norm(layers)]).shape == (heads, t, t)
+  rollout = np.asarray(out[fields.rollout(layers)])
+  assert rollout.shape == (1, t, t)
+  if has_lens:
+    assert np.triu(rollout[0], 1).max() == 0
+    (lens,) = group.lens.predict([{"text": TEXT}])
+    assert len(lens[fields.lens(layers)]) == t and min(lens[fields.lens_rank(layers)]) == 1

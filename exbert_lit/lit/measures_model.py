@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
-import numpy as np
 import torch
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
@@ -108,7 +107,7 @@ class MeasuresModel(_Member):
     for item in self._base.measures(texts, tokens=tokens):
       shown = measures_lib.rescale_rows(torch.from_numpy(item.attention_norm)).numpy()
       out = {fields_lib.TOKENS: list(item.tokens),
-             fields_lib.SPECIAL_TOKENS: np.asarray(item.special, dtype=np.float32)}
+             fields_lib.SPECIAL_TOKENS: [float(x) for x in item.special]}
       for layer in range(1, shown.shape[0] + 1):
         norm, roll = shown[layer - 1], item.rollout[layer - 1][None]
         out[fields_lib.attention_norm(layer)] = norm
@@ -137,10 +136,10 @@ class LensModel(_Member):
     outputs = []
     for item in self._base.logit_lens(texts, k=self.top_k, tokens=tokens):
       out = {fields_lib.TOKENS: list(item.tokens),
-             fields_lib.SPECIAL_TOKENS: np.asarray(item.special, dtype=np.float32)}
+             fields_lib.SPECIAL_TOKENS: [float(x) for x in item.special]}
       for layer, (pieces, probs) in enumerate(zip(item.top_tokens, item.top_probs.tolist())):
         out[fields_lib.lens(layer)] = [list(zip(p, q)) for p, q in zip(pieces, probs)]
-        out[fields_lib.lens_rank(layer)] = item.final_rank[layer].astype(np.float32)
+        out[fields_lib.lens_rank(layer)] = [float(r) for r in item.final_rank[layer]]
       outputs.append(out)
     return outputs
 
