@@ -232,3 +232,13 @@ def test_lens_read_out_reproduces_the_logits(model_type):
     if causal:
       assert not torch.allclose(raw[0], out.hidden_states[-1])
       torch.testing.assert_close(read(raw[0], layers - 1), out.logits, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("heads, kv_heads", [(4, 4), (6, 2), (9, 3)])
+def test_norms_from_grams_equal_the_definition(heads, kv_heads):
+  torch.manual_seed(heads)
+  values = torch.randn(2, 5, kv_heads, 8)
+  out_weights = torch.randn(heads, 8, 24)
+  torch.testing.assert_close(
+      measures_lib.value_norms_from_grams(values, measures_lib.output_grams(out_weights)),
+      measures_lib.value_norms(values, out_weights), rtol=1e-5, atol=1e-5)

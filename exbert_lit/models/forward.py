@@ -71,7 +71,8 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
             input_embs: Optional[list] = None, targets: Optional[list[Optional[str]]] = None,
             with_gradients: bool, with_logits: bool = True,
             values: Optional[tuple[Sequence[torch.nn.Module], str, int]] = None,
-            out_weights: Optional[Sequence[torch.Tensor]] = None) -> dict[str, Any]:
+            out_grams: Optional[Sequence[torch.Tensor]] = None,
+            with_contexts: bool = True) -> dict[str, Any]:
   """One padded forward pass of `net` (and, with gradients, one backward).
 
   Args:
@@ -81,10 +82,13 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
     targets: per example, the word-piece whose log-probability the gradients explain, or None
       (the top prediction at the focus position).
     values: (each layer's value module, its layout, head size) (internals.value_modules) to
-      capture the values, with `out_weights` (each layer's W_O [H, dh, D]): adds value_norms.
+      capture the values, with `out_grams` (each layer's W_O^h W_O^h^T, measures.output_grams):
+      adds value_norms.
+    with_contexts: False leaves out `contexts` (the measures do not read them).
   Returns tensors on the CPU with the batch first, padded to the longest input:
     attention: L x [B, H, T, T]; hidden: L+1 x [B, T, D]; contexts: L x [B, T, H*dh]
-    (head-normalised); word_embs [B, T, D]; logits [B, T, V] (if a head and with_logits);
+    (head-normalised, if with_contexts); word_embs [B, T, D]; logits [B, T, V] (if a head and
+    with_logits);
     grads [B, T, D], targets [B] ids, margins [B] floats (if gradients and a head);
     value_norms: L x [B, H, T] ||v_j^h W_O^h|| (if `values`).
   The caller serialises calls: the capture hooks belong to the model.
@@ -122,12 +126,13 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
   # Everything returned is on the CPU (a no-op there), where numpy and LIT read it.
   run["attention"] = [a.detach().cpu() for a in out.attentions]
   run["hidden"] = [h.detach().cpu() for h in out.hidden_states]
-  run["contexts"] = [internals_lib.normalize_heads(c, num_heads).cpu() for c in captured]
+  if with_contexts:
+    run["contexts"] = [internals_lib.normalize_heads(c, num_heads).cpu() for c in captured]
   run["word_embs"] = word_embs.detach().cpu()
   if values is not None:
     with torch.no_grad():
-      run["value_norms"] = [measures_lib.value_norms(v, w).cpu()
-                            for v, w in zip(captured_values, out_weights)]
+      run["value_norms"] = [measures_lib.value_norms_from_grams(v, g).cpu()
+                            for v, g in zip(captured_values, out_grams)]
   if with_logits and logits is not None:
     run["logits"] = logits.detach().cpu()
   return run

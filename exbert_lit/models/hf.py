@@ -111,7 +111,7 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._embedding_table: Optional[tuple[list[str], np.ndarray]] = None
     self._fingerprint: Optional[str] = None
     self._targets = targets_lib.TargetMemory()
-    self._out_weights: Optional[list[torch.Tensor]] = None   # W_O per layer, [H, dh, D]
+    self._out_grams: Optional[list[torch.Tensor]] = None   # W_O^h W_O^h^T per layer, [H, dh, dh]
     self._readout: Optional[lens_lib.Readout] = lens_lib.readout(
         self.model, self.model_type, is_causal=self.is_causal, has_head=self.has_head,
         num_layers=self.num_layers)
@@ -123,7 +123,7 @@ class HFLanguageModel(lit_model.BatchedModel):
     self.device = torch.device(device)
     self.model.to(self.device)
     self._embedding_table = None
-    self._out_weights = None
+    self._out_grams = None
     return self
 
   # --- LIT Model API -------------------------------------------------------------------------
@@ -238,7 +238,8 @@ class HFLanguageModel(lit_model.BatchedModel):
     results: list[api.SentenceMeasures] = []
     for start in range(0, len(items), self.batch_size):
       encoded = [self.encode(t, given) for t, given in items[start:start + self.batch_size]]
-      run = self._forward(encoded, with_gradients=False, with_logits=False, with_values=True)
+      run = self._forward(encoded, with_gradients=False, with_logits=False, with_values=True,
+                          with_contexts=False)
       for b, enc in enumerate(encoded):
         n = enc.length
         attention = torch.stack([a[b, :, :n, :n] for a in run["attention"]])
@@ -266,7 +267,7 @@ class HFLanguageModel(lit_model.BatchedModel):
     results: list[api.SentenceLens] = []
     for start in range(0, len(items), self.batch_size):
       encoded = [self.encode(t, given) for t, given in items[start:start + self.batch_size]]
-      run = self._forward(encoded, with_gradients=False, with_logits=False)
+      run = self._forward(encoded, with_gradients=False, with_logits=False, with_contexts=False)
       for b, enc in enumerate(encoded):
         hidden = [h[b, :enc.length].to(self.device) for h in run["hidden"]]
         lens = lens_lib.logit_lens(hidden, self._readout, k)
@@ -297,30 +298,31 @@ class HFLanguageModel(lit_model.BatchedModel):
 
   def _forward(self, batch: list[Encoded], *, input_embs: Optional[list] = None,
                targets: Optional[list[Optional[str]]] = None, with_gradients: bool,
-               with_logits: bool = True, with_values: bool = False) -> dict[str, Any]:
+               with_logits: bool = True, with_values: bool = False,
+               with_contexts: bool = True) -> dict[str, Any]:
     """One padded forward pass (and, with gradients, one backward).
 
     Returns tensors with the batch first, padded to the longest input:
       attention: L x [B, H, T, T]; hidden: L+1 x [B, T, D]; contexts: L x [B, T, H*dh]
       (head-normalised); word_embs [B, T, D]; logits [B, T, V] (if a head);
       grads [B, T, D], targets [B] ids, margins [B] (if gradients);
-      value_norms: L x [B, H, T] (if with_values).
+      value_norms: L x [B, H, T] (if with_values); no contexts if not with_contexts.
     """
-    values = out_weights = None
+    values = out_grams = None
     if with_values:
       modules, layout = internals_lib.value_modules(self.model, self.model_type, self.num_layers)
       values = (modules, layout, self.head_dim)
-      if self._out_weights is None:
-        self._out_weights = [internals_lib.output_weights_per_head(p, self.num_heads)
-                             for p in self._projections]
-      out_weights = self._out_weights
+      if self._out_grams is None:
+        self._out_grams = [measures_lib.output_grams(
+            internals_lib.output_weights_per_head(p, self.num_heads)) for p in self._projections]
+      out_grams = self._out_grams
     with self._lock:
       return forward_lib.forward(
           self.model, batch, codec=self.codec, projections=self._projections,
           num_heads=self.num_heads, has_head=self.has_head, is_causal=self.is_causal,
           device=self.device, input_embs=input_embs, targets=targets,
           with_gradients=with_gradients, with_logits=with_logits, values=values,
-          out_weights=out_weights)
+          out_grams=out_grams, with_contexts=with_contexts)
 
   def _example_output(self, run: dict[str, Any], b: int, enc: Encoded) -> JsonDict:
     """One example's LIT output, as views into the batch tensors (no copies)."""

@@ -34,8 +34,27 @@ def transformed_values(values: torch.Tensor, out_weights: torch.Tensor) -> torch
 
 
 def value_norms(values: torch.Tensor, out_weights: torch.Tensor) -> torch.Tensor:
-  """||f^h(x_j)||: [B, T, Hkv, dh], [H, dh, D] -> [B, H, T]."""
+  """||f^h(x_j)||: [B, T, Hkv, dh], [H, dh, D] -> [B, H, T] (the definition; the server uses
+  value_norms_from_grams, the same numbers without the [B, H, T, D] vectors)."""
   return torch.linalg.vector_norm(transformed_values(values, out_weights), dim=-1)
+
+
+def output_grams(out_weights: torch.Tensor) -> torch.Tensor:
+  """G^h = W_O^h (W_O^h)^T, [H, dh, D] -> [H, dh, dh], float64: once per model."""
+  weights = out_weights.to(torch.float64)
+  return weights @ weights.transpose(-1, -2)
+
+
+def value_norms_from_grams(values: torch.Tensor, grams: torch.Tensor) -> torch.Tensor:
+  """||f^h(x_j)|| = sqrt(v G^h v^T): [B, T, Hkv, dh], [H, dh, dh] -> [B, H, T] in the values'
+  dtype. dh/D of the work of value_norms (SmolLM2: 1/9), in float64 so that nothing is lost
+  to the square."""
+  heads, kv_heads = grams.shape[0], values.shape[2]
+  if heads % kv_heads:
+    raise ValueError(f"{heads} query heads cannot share {kv_heads} value heads")
+  shared = values.to(torch.float64).repeat_interleave(heads // kv_heads, dim=2)   # [B, T, H, dh]
+  squared = (torch.einsum("bthd,hde->bthe", shared, grams) * shared).sum(-1)     # [B, T, H]
+  return squared.clamp_min(0).sqrt().transpose(1, 2).to(values.dtype)
 
 
 def attention_norm(attention: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
