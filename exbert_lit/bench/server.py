@@ -232,7 +232,9 @@ def run_server_bench(models: Sequence[str] = DEFAULT_MODELS, num_tokens: int = 6
                     f"{(r['request_miss_s'] + r['measures_request_s']) / r['forward_s']:.2f}x "
                     "forward"),
         metric(f"{name} value-norm + rollout request / forward",
-               r["measures_request_s"] / r["forward_s"], "x", goal="<= 1.5"),
+               r["measures_request_s"] / r["forward_s"], "x", goal="<= 1.5",
+               note=f"{r['measures_request_s'] / r['forward_new_thread_s']:.2f}x the forward on "
+                    "a new thread"),
     ]
     if r["lens_request_s"] is not None:
       metrics.append(metric(
