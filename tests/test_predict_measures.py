@@ -57,7 +57,8 @@ def test_attention_json_is_the_models_matrix(capsys, tiny_model_dirs, kind):
 def test_plain_lens_and_attention(capsys, tiny_llama_dir):
   rc, out, _ = _run(capsys, "--model", str(tiny_llama_dir), "--text", "the cat sat", "--lens")
   lines = out.strip().splitlines()
-  assert rc == 0 and len(lines) == 1 + 2 * 4 and "in top-5 from layer" in lines[1]
+  assert rc == 0 and len(lines) == 1 + 2 * 4 + 1 and "in top-5 from layer" in lines[1]
+  assert lines[-1].startswith("the final top-1 enters the top-5 at layer ")
   assert lines[2].split()[0].startswith("0:") and lines[2].split()[-1].startswith("2:")
   rc, out, _ = _run(capsys, "--model", str(tiny_llama_dir), "--text", "the cat sat",
                     "--attention", "value-norm", "--layer", "1")

@@ -179,6 +179,10 @@ def _print_lens(doc: dict, out) -> None:
           file=out)
     print("       " + " ".join(f"{l['layer']}:{l['top'][0]['token']!r}"
                                for l in position["layers"]), file=out)
+  firsts = sorted(p[f"first_layer_in_top_{LENS_TOP}"] for p in lens["positions"])
+  print(f"the final top-1 enters the top-{LENS_TOP} at layer {firsts[len(firsts) // 2]} "
+        f"(median over {len(firsts)} positions; earliest {firsts[0]}, latest {firsts[-1]}) "
+        f"of {lens['layers']}", file=out)
 
 
 def _print_attention(doc: dict, out) -> None:

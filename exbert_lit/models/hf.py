@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import transformers
 
+from exbert_lit.errors import ExbertError
 from exbert_lit.models import api
 from exbert_lit.models import fields
 from exbert_lit.models import fingerprint as fingerprint_lib
@@ -263,6 +264,8 @@ class HFLanguageModel(lit_model.BatchedModel):
     for a model without one (an encoder)."""
     if self._readout is None:
       raise lens_lib.no_lens_error(self.name, self.model_type, self.has_head)
+    if k < 1:
+      raise ExbertError(f"logit lens: k must be at least 1, got {k}")
     items = list(zip(texts, tokens or [None] * len(texts)))
     results: list[api.SentenceLens] = []
     for start in range(0, len(items), self.batch_size):
