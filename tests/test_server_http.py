@@ -309,7 +309,7 @@ def test_load_another_model_from_the_ui(live, info, tiny_distilbert_dir):
   config = {k: v.get("default") for k, v in info["initSpecs"]["models"]["bert"].items()}
   config.update(new_name="distil", name_or_path=str(tiny_distilbert_dir))
   info, names = client.ok("/create_model", {"config": config}, model_name="bert")
-  assert names == ["distil", "_distil_internals"]
+  assert names == ["distil", "_distil_internals", "_distil_measures", "_distil_lens"]
   assert "exbert_corpus_search" in info["models"]["_distil_internals"]["interpreters"]
   assert "Grad L2 Norm" in info["models"]["distil"]["interpreters"]
   (pred,) = client.ok("/get_preds", _text(SENTENCES[0]), model="_distil_internals",

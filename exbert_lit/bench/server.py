@@ -9,11 +9,16 @@ against the raw Hugging Face forward pass of the same loaded model on the same i
 each repeat times the raw forward, then the request for a sentence the server has not seen
 (cache miss), then the same request again (LIT's cache answers), then - for reference - LIT's
 full prediction of another unseen sentence by `NAME` (every field plus the gradient backward
-pass), which is what the view would cost without the internals model. Medians over the repeats.
+pass), which is what the view would cost without the internals model; then, for the same
+sentence, what switching the view to value-weighted attention or rollout costs (one request to
+`_NAME_measures`, lit/measures_model.py, for the layer's `attention_norm_packed` and
+`rollout_packed`: one forward with value hooks computes both) and, for reference, the logit lens
+(`_NAME_lens`, all layers). Medians over the repeats.
 "Server time" is measured by a WSGI wrapper around the app (handler, model, JSON encoding);
 the HTTP round trip seen by the client is reported beside it.
 
-Goals (issue 4): attention request <= 1.5x the forward, response <= 1 MB.
+Goals (issue 4): attention request <= 1.5x the forward, response <= 1 MB. Issue 14: the
+value-norm/rollout request adds at most 1.5x the forward more.
 """
 from __future__ import annotations
 
@@ -127,6 +132,7 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
   from exbert_lit import server  # pylint: disable=g-import-not-at-top
   from exbert_lit.lit import datasets  # pylint: disable=g-import-not-at-top
   from exbert_lit.lit import internals_model  # pylint: disable=g-import-not-at-top
+  from exbert_lit.lit import measures_model  # pylint: disable=g-import-not-at-top
   from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
 
   model = load_model(name)
@@ -139,7 +145,14 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
   app = server.make_app(models={"m": model},
                         datasets={"d": datasets.SentencesDataset(texts[:1])}, corpus_examples=0)
   internals = internals_model.internals_name("m")
+  measures, lens = measures_model.measures_name("m"), measures_model.lens_name("m")
+  measures_fields = (f"tokens,{fields_lib.attention_norm_packed(layer)},"
+                     f"{fields_lib.rollout_packed(layer)}")
+  has_lens = getattr(model, "has_lens", False)
+  lens_fields = ",".join(["tokens"] + [fields_lib.lens(l) for l in range(model.num_layers + 1)]
+                         + [fields_lib.lens_rank(l) for l in range(model.num_layers + 1)])
   forward, forward_thread, miss, hit, full, sizes, round_trip = [], [], [], [], [], [], []
+  measures_miss, measures_sizes, lens_miss = [], [], []
   timed = _TimedApp(app)
   with server.ExbertServer(timed, port=0) as srv:
     # Warm-up: first calls pay for lazy initialisation (threads, allocator, JIT'd kernels).
@@ -165,6 +178,15 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
       _settle()
       _post(srv.url, "/get_preds", _example(other), model="m", requested_types="TokenGradients")
       full.append(timed.last_seconds)
+      _settle()
+      _, size, _ = _post(srv.url, "/get_preds", _example(text), model=measures,
+                         requested_fields=measures_fields)
+      measures_miss.append(timed.last_seconds)
+      measures_sizes.append(size)
+      if has_lens:
+        _settle()
+        _post(srv.url, "/get_preds", _example(text), model=lens, requested_fields=lens_fields)
+        lens_miss.append(timed.last_seconds)
   med = statistics.median
   return {"model": name, "layer": layer, "tokens": num_tokens, "repeats": repeats,
           "fields": fields,
@@ -172,6 +194,9 @@ def bench_model(name: str, num_tokens: int = 64, repeats: int = 7) -> dict:
           "request_miss_s": med(miss), "request_hit_s": med(hit),
           "request_miss_round_trip_s": med(round_trip),
           "full_predict_request_s": med(full), "response_bytes": int(med(sizes)),
+          "measures_request_s": med(measures_miss),
+          "measures_response_bytes": int(med(measures_sizes)),
+          "lens_request_s": med(lens_miss) if lens_miss else None,
           "num_layers": model.num_layers, "num_heads": model.num_heads}
 
 
@@ -201,7 +226,21 @@ def run_server_bench(models: Sequence[str] = DEFAULT_MODELS, num_tokens: int = 6
                     "what the view would cost without the internals model"),
         metric(f"{name} attention response size", r["response_bytes"] / 1e6, "MB",
                goal="<= 1"),
+        metric(f"{name} value-norm + rollout request (_measures), same sentence: server time",
+               r["measures_request_s"] * 1e3, "ms",
+               note=f"{r['measures_response_bytes'] / 1e6:.2f} MB; raw attention + this = "
+                    f"{(r['request_miss_s'] + r['measures_request_s']) / r['forward_s']:.2f}x "
+                    "forward"),
+        metric(f"{name} value-norm + rollout request / forward",
+               r["measures_request_s"] / r["forward_s"], "x", goal="<= 1.5",
+               note=f"{r['measures_request_s'] / r['forward_new_thread_s']:.2f}x the forward on "
+                    "a new thread"),
     ]
+    if r["lens_request_s"] is not None:
+      metrics.append(metric(
+          f"{name} logit lens request (_lens, all {r['num_layers'] + 1} layers)",
+          r["lens_request_s"] * 1e3, "ms",
+          note=f"{r['lens_request_s'] / r['forward_s']:.2f}x forward; only when asked"))
   return {"section": SECTION, "metrics": metrics, "results": results}
 
 

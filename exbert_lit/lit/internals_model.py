@@ -58,10 +58,16 @@ def internals_name(name: str) -> str:
   return f"_{name}{_SUFFIX}"
 
 
+# The suffixes of the model group's hidden members (this one, lit/measures_model.py's).
+_MEMBER_SUFFIXES = (_SUFFIX, "_measures", "_lens")
+
+
 def served_name(name: str) -> str:
-  """The name users know a model by: `_bert_internals` -> `bert`; any other name as it is."""
-  if name.startswith("_") and name.endswith(_SUFFIX) and len(name) > len(_SUFFIX) + 1:
-    return name[1:-len(_SUFFIX)]
+  """The name users know a model by: `_bert_internals` (or `_bert_measures`, `_bert_lens`) ->
+  `bert`; any other name as it is."""
+  for suffix in _MEMBER_SUFFIXES:
+    if name.startswith("_") and name.endswith(suffix) and len(name) > len(suffix) + 1:
+      return name[1:-len(suffix)]
   return name
 
 

@@ -1,8 +1,11 @@
-"""One loaded model, served to LIT as a model group: `NAME` and `_NAME_internals`.
+"""One loaded model, served to LIT as a model group: `NAME`, `_NAME_internals` and, where the model
+has them, `_NAME_measures` and `_NAME_lens`.
 
 `NAME` is the model as given (every field, gradients included): LIT's salience methods,
 counterfactual generators, projector and data table use it. `_NAME_internals`
-(lit/internals_model.py) is a gradient-free view of the same weights for the exBERT views.
+(lit/internals_model.py) is a gradient-free view of the same weights for the exBERT views;
+`_NAME_measures` (value-weighted attention, rollout) and `_NAME_lens` (the logit lens) are the
+costlier readings, run only when a view asks for them (lit/measures_model.py).
 This is LIT's own mechanism for "the same weights, fewer fields" (its prompt-debugging example's
 `initialize_model_group_for_salience`); `group_loader` gives LIT's "load model" dialog a loader
 that makes the whole group, which LIT recognises by its `ModelMap` return type.
@@ -22,6 +25,7 @@ from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
 from exbert_lit.lit import internals_model
+from exbert_lit.lit import measures_model
 from exbert_lit.lit import text_checks
 
 
@@ -53,26 +57,42 @@ class ModelGroup:
   name: str
   served: SerialModel
   internals: Optional[internals_model.InternalsModel]   # None: no gradient-free path
+  measures: Optional[measures_model.MeasuresModel] = None   # None: no value norms, rollout
+  lens: Optional[measures_model.LensModel] = None           # None: no LM head, no lens
 
   @property
   def internals_name(self) -> str:
     return internals_model.internals_name(self.name)
+
+  @property
+  def measures_name(self) -> str:
+    return measures_model.measures_name(self.name)
+
+  @property
+  def lens_name(self) -> str:
+    return measures_model.lens_name(self.name)
 
   def models(self) -> dict[str, lit_model.Model]:
     """name -> LIT model, `NAME` first (LIT's client selects the first model by default)."""
     members: dict[str, lit_model.Model] = {self.name: self.served}
     if self.internals is not None:
       members[self.internals_name] = self.internals
+    if self.measures is not None:
+      members[self.measures_name] = self.measures
+    if self.lens is not None:
+      members[self.lens_name] = self.lens
     return members
 
 
 def model_group(name: str, model: lit_model.Model) -> ModelGroup:
-  """`NAME` and, where the model allows it, `_NAME_internals`, sharing one lock."""
+  """`NAME` and, where the model allows them, `_NAME_internals`, `_NAME_measures` and
+  `_NAME_lens`, sharing one lock."""
   served = SerialModel(model, label=name)
   internals = None
   if internals_model.supports(served):
     internals = internals_model.InternalsModel(served, lock=served.lock, label=name)
-  return ModelGroup(name=name, served=served, internals=internals)
+  return ModelGroup(name=name, served=served, internals=internals,
+                    **measures_model.members(served, lock=served.lock, label=name))
 
 
 ModelLoader = tuple[Callable[..., lit_model.ModelMap], Optional[lit_types.Spec]]

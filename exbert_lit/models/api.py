@@ -27,6 +27,29 @@ class SentenceInternals:
   attention: np.ndarray     # float32 [L, H, T, T] attention[l, h, i, j] = weight of token i on token j
 
 
+@dataclasses.dataclass(frozen=True)
+class SentenceMeasures:
+  """Readings of attention beyond the raw weights (models/measures.py says what each is)."""
+  text: str
+  tokens: list[str]         # length T, as SentenceInternals.tokens
+  special: np.ndarray       # bool [T]
+  attention: np.ndarray     # float32 [L, H, T, T] raw weights alpha (as SentenceInternals)
+  attention_norm: np.ndarray  # float32 [L, H, T, T] ||alpha_ij^h v_j^h W_O^h||, raw (not rescaled)
+  rollout: np.ndarray       # float32 [L, T, T] attention rollout after layers 1..L
+
+
+@dataclasses.dataclass(frozen=True)
+class SentenceLens:
+  """The logit lens of one sentence (models/lens.py): the model's read-out applied to each E(l)."""
+  text: str
+  tokens: list[str]         # length T
+  special: np.ndarray       # bool [T]
+  top_tokens: list[list[list[str]]]  # [L+1][T][k] word-pieces, best first; layer 0 = E(0)
+  top_ids: np.ndarray       # int64 [L+1, T, k]
+  top_probs: np.ndarray     # float32 [L+1, T, k] softmax over the whole vocabulary
+  final_rank: np.ndarray    # int64 [L+1, T] rank (1 = top-1) at layer l of the last layer's top-1
+
+
 @runtime_checkable
 class LanguageModel(Protocol):
   """The server-side face of MaskedLM and CausalLM (besides LIT's Model API)."""

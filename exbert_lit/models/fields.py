@@ -2,8 +2,8 @@
 every hook in `get_act_name`): the models that write them, the internals model, the corpus-search
 config, the request checks and the bench build and parse the names here, so they cannot drift.
 
-Layers: `attention(l)` and `context_emb(l)` for l = 1..L; `token_emb(l)` for l = 0..L
-(0 = the input embeddings).
+Layers: `attention(l)`, `context_emb(l)`, `attention_norm(l)` and `rollout(l)` for l = 1..L;
+`token_emb(l)`, `lens(l)` and `lens_rank(l)` for l = 0..L (0 = the input embeddings).
 """
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ ATTENTION = "attention"        # AttentionHeads [H, T, T]
 TOKEN_EMB = "token_emb"        # E(l), TokenEmbeddings [T, D]
 CONTEXT_EMB = "context_emb"    # C(l), TokenEmbeddings [T, H*dh]
 PACKED = "_packed"             # suffix of the internals model's packed attention (a String)
+# Served by `_NAME_measures` (lit/measures_model.py), computed only when a view asks:
+ATTENTION_NORM = "attention_norm"  # value-weighted attention, AttentionHeads [H, T, T], rows sum to 1
+ROLLOUT = "rollout"                # attention rollout, AttentionHeads [1, T, T]
+# Served by `_NAME_lens`:
+LENS = "lens"                      # logit lens of E(l), TokenTopKPreds [T] x k
+LENS_RANK = "lens_rank"            # TokenScores [T]: rank at layer l of the final top-1 (1 = top)
 
 _LAYER_FIELD = re.compile(r"^layer_(\d+)/(\w+)$")
 
@@ -33,6 +39,30 @@ def attention(layer: int) -> str:
 
 def attention_packed(layer: int) -> str:
   return layer_field(layer, ATTENTION + PACKED)
+
+
+def attention_norm(layer: int) -> str:
+  return layer_field(layer, ATTENTION_NORM)
+
+
+def attention_norm_packed(layer: int) -> str:
+  return layer_field(layer, ATTENTION_NORM + PACKED)
+
+
+def rollout(layer: int) -> str:
+  return layer_field(layer, ROLLOUT)
+
+
+def rollout_packed(layer: int) -> str:
+  return layer_field(layer, ROLLOUT + PACKED)
+
+
+def lens(layer: int) -> str:
+  return layer_field(layer, LENS)
+
+
+def lens_rank(layer: int) -> str:
+  return layer_field(layer, LENS_RANK)
 
 
 def token_emb(layer: int) -> str:

@@ -8,6 +8,7 @@ log p(target) at each example's focus position gives every example's token gradi
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 
 from exbert_lit.errors import ExbertError
 from exbert_lit.models import internals as internals_lib
+from exbert_lit.models import measures as measures_lib
 from exbert_lit.models import tokens as tokens_lib
 
 
@@ -67,7 +69,10 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
             codec: tokens_lib.TokenCodec, projections: Sequence[torch.nn.Module],
             num_heads: int, has_head: bool, is_causal: bool, device: torch.device,
             input_embs: Optional[list] = None, targets: Optional[list[Optional[str]]] = None,
-            with_gradients: bool, with_logits: bool = True) -> dict[str, Any]:
+            with_gradients: bool, with_logits: bool = True,
+            values: Optional[tuple[Sequence[torch.nn.Module], str, int]] = None,
+            out_grams: Optional[Sequence[torch.Tensor]] = None,
+            with_contexts: bool = True) -> dict[str, Any]:
   """One padded forward pass of `net` (and, with gradients, one backward).
 
   Args:
@@ -76,10 +81,16 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
     input_embs: per example, given word embeddings [T, D] or None.
     targets: per example, the word-piece whose log-probability the gradients explain, or None
       (the top prediction at the focus position).
+    values: (each layer's value module, its layout, head size) (internals.value_modules) to
+      capture the values, with `out_grams` (each layer's W_O^h W_O^h^T, measures.output_grams):
+      adds value_norms.
+    with_contexts: False leaves out `contexts` (the measures do not read them).
   Returns tensors on the CPU with the batch first, padded to the longest input:
     attention: L x [B, H, T, T]; hidden: L+1 x [B, T, D]; contexts: L x [B, T, H*dh]
-    (head-normalised); word_embs [B, T, D]; logits [B, T, V] (if a head and with_logits);
-    grads [B, T, D], targets [B] ids, margins [B] floats (if gradients and a head).
+    (head-normalised, if with_contexts); word_embs [B, T, D]; logits [B, T, V] (if a head and
+    with_logits);
+    grads [B, T, D], targets [B] ids, margins [B] floats (if gradients and a head);
+    value_norms: L x [B, H, T] ||v_j^h W_O^h|| (if `values`).
   The caller serialises calls: the capture hooks belong to the model.
   """
   ids, mask = _padded_ids(batch, codec.pad_id)
@@ -89,7 +100,10 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
   with torch.set_grad_enabled(with_gradients):
     if with_gradients:
       word_embs.requires_grad_(True)
-    with internals_lib.capture_projection_inputs(projections) as captured:
+    with contextlib.ExitStack() as stack:
+      captured = stack.enter_context(internals_lib.capture_projection_inputs(projections))
+      if values is not None:
+        captured_values = stack.enter_context(internals_lib.capture_values(*values))
       # Without logits or gradients the LM head (for SmolLM2 ~20% of the compute) is skipped.
       needs_head = has_head and (with_logits or with_gradients)
       runner = net if needs_head else net.base_model
@@ -112,8 +126,13 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
   # Everything returned is on the CPU (a no-op there), where numpy and LIT read it.
   run["attention"] = [a.detach().cpu() for a in out.attentions]
   run["hidden"] = [h.detach().cpu() for h in out.hidden_states]
-  run["contexts"] = [internals_lib.normalize_heads(c, num_heads).cpu() for c in captured]
+  if with_contexts:
+    run["contexts"] = [internals_lib.normalize_heads(c, num_heads).cpu() for c in captured]
   run["word_embs"] = word_embs.detach().cpu()
+  if values is not None:
+    with torch.no_grad():
+      run["value_norms"] = [measures_lib.value_norms_from_grams(v, g).cpu()
+                            for v, g in zip(captured_values, out_grams)]
   if with_logits and logits is not None:
     run["logits"] = logits.detach().cpu()
   return run

@@ -7,6 +7,8 @@ server-side api.LanguageModel (fingerprint, internals); the work is done by its 
   forward.py      the padded forward (and backward) pass: attention, E(l), C(l), gradients
   targets.py      HotFlip's children inherit their parent's gradient target
   fingerprint.py  the stable id a corpus store records
+  measures.py     value-weighted attention and rollout (`measures`)
+  lens.py         the logit lens (`logit_lens`)
 
 Field names and LIT types are the contract in docs/FIELDS.md (tokens, special_tokens,
 layer_{l}/attention, pred_tokens, mean_emb, layer_{l}/token_emb, layer_{l}/context_emb,
@@ -23,11 +25,14 @@ import numpy as np
 import torch
 import transformers
 
+from exbert_lit.errors import ExbertError
 from exbert_lit.models import api
 from exbert_lit.models import fields
 from exbert_lit.models import fingerprint as fingerprint_lib
 from exbert_lit.models import forward as forward_lib
 from exbert_lit.models import internals as internals_lib
+from exbert_lit.models import lens as lens_lib
+from exbert_lit.models import measures as measures_lib
 from exbert_lit.models import targets as targets_lib
 from exbert_lit.models import tokens as tokens_lib
 # Re-exported: the names other modules and tests know this module by.
@@ -107,6 +112,10 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._embedding_table: Optional[tuple[list[str], np.ndarray]] = None
     self._fingerprint: Optional[str] = None
     self._targets = targets_lib.TargetMemory()
+    self._out_grams: Optional[list[torch.Tensor]] = None   # W_O^h W_O^h^T per layer, [H, dh, dh]
+    self._readout: Optional[lens_lib.Readout] = lens_lib.readout(
+        self.model, self.model_type, is_causal=self.is_causal, has_head=self.has_head,
+        num_layers=self.num_layers)
     # The capture hooks are per model, so two threads must not run forward passes at once.
     self._lock = threading.Lock()
 
@@ -115,6 +124,7 @@ class HFLanguageModel(lit_model.BatchedModel):
     self.device = torch.device(device)
     self.model.to(self.device)
     self._embedding_table = None
+    self._out_grams = None
     return self
 
   # --- LIT Model API -------------------------------------------------------------------------
@@ -220,6 +230,61 @@ class HFLanguageModel(lit_model.BatchedModel):
         ))
     return results
 
+  def measures(self, texts: Sequence[str],
+               tokens: Optional[Sequence[Optional[Sequence[str]]]] = None
+               ) -> list[api.SentenceMeasures]:
+    """Value-weighted attention and rollout (measures.py), from batched gradient-free forward
+    passes; `tokens`, per text, word-pieces to use as given (or None). Shapes in api.py."""
+    items = list(zip(texts, tokens or [None] * len(texts)))
+    results: list[api.SentenceMeasures] = []
+    for start in range(0, len(items), self.batch_size):
+      encoded = [self.encode(t, given) for t, given in items[start:start + self.batch_size]]
+      run = self._forward(encoded, with_gradients=False, with_logits=False, with_values=True,
+                          with_contexts=False)
+      for b, enc in enumerate(encoded):
+        n = enc.length
+        attention = torch.stack([a[b, :, :n, :n] for a in run["attention"]])
+        norms = torch.stack([v[b, :, :n] for v in run["value_norms"]])
+        results.append(api.SentenceMeasures(
+            text=enc.text, tokens=self.codec.pieces(enc.ids), special=enc.special,
+            attention=attention.numpy(),
+            attention_norm=measures_lib.attention_norm(attention, norms).numpy(),
+            rollout=measures_lib.rollout(attention).numpy()))
+    return results
+
+  @property
+  def has_lens(self) -> bool:
+    """Whether the model has a read-out for the logit lens (an LM head of a known kind)."""
+    return self._readout is not None
+
+  def logit_lens(self, texts: Sequence[str], k: int = 5,
+                 tokens: Optional[Sequence[Optional[Sequence[str]]]] = None
+                 ) -> list[api.SentenceLens]:
+    """The top-k of the model's read-out applied to every E(l), l = 0..L (lens.py); ExbertError
+    for a model without one (an encoder)."""
+    if self._readout is None:
+      raise lens_lib.no_lens_error(self.name, self.model_type, self.has_head)
+    if k < 1:
+      raise ExbertError(f"logit lens: k must be at least 1, got {k}")
+    items = list(zip(texts, tokens or [None] * len(texts)))
+    results: list[api.SentenceLens] = []
+    for start in range(0, len(items), self.batch_size):
+      encoded = [self.encode(t, given) for t, given in items[start:start + self.batch_size]]
+      run = self._forward(encoded, with_gradients=False, with_logits=False, with_contexts=False)
+      for b, enc in enumerate(encoded):
+        hidden = [h[b, :enc.length].to(self.device) for h in run["hidden"]]
+        lens = lens_lib.logit_lens(hidden, self._readout, k)
+        ids = lens.ids.cpu()
+        flat = self.codec.pieces(ids.reshape(-1).tolist())
+        layers, count, kept = ids.shape
+        results.append(api.SentenceLens(
+            text=enc.text, tokens=self.codec.pieces(enc.ids), special=enc.special,
+            top_tokens=[[flat[(l * count + i) * kept:(l * count + i + 1) * kept]
+                         for i in range(count)] for l in range(layers)],
+            top_ids=ids.numpy(), top_probs=lens.probs.cpu().numpy(),
+            final_rank=lens.final_rank.cpu().numpy()))
+    return results
+
   # --- tokenisation (tokens.py) --------------------------------------------------------------
 
   def encode(self, text: str, tokens: Optional[Sequence[str]] = None) -> Encoded:
@@ -236,20 +301,31 @@ class HFLanguageModel(lit_model.BatchedModel):
 
   def _forward(self, batch: list[Encoded], *, input_embs: Optional[list] = None,
                targets: Optional[list[Optional[str]]] = None, with_gradients: bool,
-               with_logits: bool = True) -> dict[str, Any]:
+               with_logits: bool = True, with_values: bool = False,
+               with_contexts: bool = True) -> dict[str, Any]:
     """One padded forward pass (and, with gradients, one backward).
 
     Returns tensors with the batch first, padded to the longest input:
       attention: L x [B, H, T, T]; hidden: L+1 x [B, T, D]; contexts: L x [B, T, H*dh]
       (head-normalised); word_embs [B, T, D]; logits [B, T, V] (if a head);
-      grads [B, T, D], targets [B] ids, margins [B] (if gradients).
+      grads [B, T, D], targets [B] ids, margins [B] (if gradients);
+      value_norms: L x [B, H, T] (if with_values); no contexts if not with_contexts.
     """
+    values = out_grams = None
+    if with_values:
+      modules, layout = internals_lib.value_modules(self.model, self.model_type, self.num_layers)
+      values = (modules, layout, self.head_dim)
+      if self._out_grams is None:
+        self._out_grams = [measures_lib.output_grams(
+            internals_lib.output_weights_per_head(p, self.num_heads)) for p in self._projections]
+      out_grams = self._out_grams
     with self._lock:
       return forward_lib.forward(
           self.model, batch, codec=self.codec, projections=self._projections,
           num_heads=self.num_heads, has_head=self.has_head, is_causal=self.is_causal,
           device=self.device, input_embs=input_embs, targets=targets,
-          with_gradients=with_gradients, with_logits=with_logits)
+          with_gradients=with_gradients, with_logits=with_logits, values=values,
+          out_grams=out_grams, with_contexts=with_contexts)
 
   def _example_output(self, run: dict[str, Any], b: int, enc: Encoded) -> JsonDict:
     """One example's LIT output, as views into the batch tensors (no copies)."""

@@ -1,4 +1,4 @@
-"""Where each architecture keeps its per-head outputs, and how to capture them.
+"""Where each architecture keeps its per-head outputs and values, and how to capture them.
 
 exBERT's context embedding C(l) is the concatenation over heads of each head's attention-weighted
 values *before* the layer's output projection. Every Hugging Face attention implementation
@@ -6,6 +6,10 @@ reshapes those into one `[batch, tokens, heads * head_dim]` tensor and feeds it 
 output projection, so a forward PRE-hook on that projection sees exactly C(l) un-normalised,
 whatever the attention backend. This table says where the projection lives, relative to the
 model's `base_model` (so it works for headless encoders and LM-head models alike).
+
+Value-weighted attention (models/measures.py) needs two more things per layer: each token's
+value vectors v_j (captured by a forward hook on the module that computes them, VALUE_PROJECTIONS)
+and each head's slice W_O^h of that output projection (`output_weights_per_head`).
 """
 from __future__ import annotations
 
@@ -34,6 +38,26 @@ OUTPUT_PROJECTIONS: dict[str, str] = {
 }
 
 
+# model_type -> (path of layer i's value-computing module inside `model.base_model`, how its output
+# holds the values): "linear" [B, T, Hkv*dh]; "gpt2" the fused c_attn [B, T, 3*D] (q | k | v);
+# "neox" the fused query_key_value [B, T, H*3*dh], (q | k | v) per head.
+VALUE_PROJECTIONS: dict[str, tuple[str, str]] = {
+    "bert": ("encoder.layer.{i}.attention.self.value", "linear"),
+    "roberta": ("encoder.layer.{i}.attention.self.value", "linear"),
+    "xlm-roberta": ("encoder.layer.{i}.attention.self.value", "linear"),
+    "camembert": ("encoder.layer.{i}.attention.self.value", "linear"),
+    "electra": ("encoder.layer.{i}.attention.self.value", "linear"),
+    "distilbert": ("transformer.layer.{i}.attention.v_lin", "linear"),
+    "gpt2": ("h.{i}.attn.c_attn", "gpt2"),
+    "llama": ("layers.{i}.self_attn.v_proj", "linear"),
+    "mistral": ("layers.{i}.self_attn.v_proj", "linear"),
+    "qwen2": ("layers.{i}.self_attn.v_proj", "linear"),
+    "qwen3": ("layers.{i}.self_attn.v_proj", "linear"),
+    "gpt_neox": ("layers.{i}.attention.query_key_value", "neox"),
+    "opt": ("decoder.layers.{i}.self_attn.v_proj", "linear"),
+}
+
+
 class UnsupportedArchitectureError(ExbertError):
   """The model's type is not in OUTPUT_PROJECTIONS, so C(l) cannot be captured."""
 
@@ -55,6 +79,59 @@ def projection_width(module: torch.nn.Module) -> int:
   if hasattr(module, "in_features"):
     return int(module.in_features)
   return int(module.weight.shape[0])   # transformers' Conv1D stores weight as [in, out]
+
+
+def output_weights_per_head(module: torch.nn.Module, num_heads: int) -> torch.Tensor:
+  """W_O^h of every head: [H, dh, D_out], so that the projection's output is
+  sum_h C^h @ W_O^h + bias, C^h the head's [.., dh] slice of its input."""
+  weight = module.weight.detach()
+  if hasattr(module, "in_features"):     # Linear: weight [out, in]
+    weight = weight.T
+  width, out = weight.shape               # now [in = H*dh, out]
+  return weight.reshape(num_heads, width // num_heads, out)
+
+
+def value_modules(model: torch.nn.Module, model_type: str, num_layers: int
+                  ) -> tuple[list[torch.nn.Module], str]:
+  """Each layer's value-computing module (list index 0 = layer 1) and its layout (see
+  VALUE_PROJECTIONS)."""
+  if model_type not in VALUE_PROJECTIONS:
+    raise UnsupportedArchitectureError(
+        f"model_type '{model_type}' is not supported for value-weighted attention "
+        f"(supported: {', '.join(sorted(VALUE_PROJECTIONS))})")
+  template, layout = VALUE_PROJECTIONS[model_type]
+  base = getattr(model, "base_model", model)
+  return [base.get_submodule(template.format(i=i)) for i in range(num_layers)], layout
+
+
+def read_values(output: torch.Tensor, layout: str, head_dim: int) -> torch.Tensor:
+  """The values [B, T, Hkv, dh] from the output of a value-computing module (its layout)."""
+  batch, tokens, width = output.shape
+  if layout == "gpt2":
+    output = output[..., 2 * width // 3:]
+  elif layout == "neox":
+    return output.reshape(batch, tokens, -1, 3 * head_dim)[..., 2 * head_dim:]
+  return output.reshape(batch, tokens, -1, head_dim)
+
+
+@contextlib.contextmanager
+def capture_values(modules: list[torch.nn.Module], layout: str, head_dim: int
+                   ) -> Iterator[list[torch.Tensor | None]]:
+  """Records each layer's values [B, T, Hkv, dh] (detached) during the forward passes inside
+  the block; one slot per layer, as capture_projection_inputs."""
+  captured: list[torch.Tensor | None] = [None] * len(modules)
+
+  def make_hook(layer: int):
+    def hook(module, args, output):  # pylint: disable=unused-argument
+      captured[layer] = read_values(output.detach(), layout, head_dim)
+    return hook
+
+  handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(modules)]
+  try:
+    yield captured
+  finally:
+    for h in handles:
+      h.remove()
 
 
 @contextlib.contextmanager
