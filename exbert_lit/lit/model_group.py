@@ -1,4 +1,5 @@
-"""One loaded model, served to LIT as a model group: `NAME` and `_NAME_internals`.
+"""One loaded model, served to LIT as a model group: `NAME`, `_NAME_internals` and, for a
+causal LM with its head, `_NAME_generate` (lit/generate_model.py).
 
 `NAME` is the model as given (every field, gradients included): LIT's salience methods,
 counterfactual generators, projector and data table use it. `_NAME_internals`
@@ -21,6 +22,7 @@ from typing import Callable, Optional
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
+from exbert_lit.lit import generate_model
 from exbert_lit.lit import internals_model
 from exbert_lit.lit import text_checks
 
@@ -53,6 +55,7 @@ class ModelGroup:
   name: str
   served: SerialModel
   internals: Optional[internals_model.InternalsModel]   # None: no gradient-free path
+  generate: Optional[generate_model.GenerateModel] = None   # None: not a causal LM with a head
 
   @property
   def internals_name(self) -> str:
@@ -63,6 +66,8 @@ class ModelGroup:
     members: dict[str, lit_model.Model] = {self.name: self.served}
     if self.internals is not None:
       members[self.internals_name] = self.internals
+    if self.generate is not None:
+      members[generate_model.generate_name(self.name)] = self.generate
     return members
 
 
@@ -72,7 +77,8 @@ def model_group(name: str, model: lit_model.Model) -> ModelGroup:
   internals = None
   if internals_model.supports(served):
     internals = internals_model.InternalsModel(served, lock=served.lock, label=name)
-  return ModelGroup(name=name, served=served, internals=internals)
+  generate = generate_model.maybe_generate_model(served, lock=served.lock, label=name)
+  return ModelGroup(name=name, served=served, internals=internals, generate=generate)
 
 
 ModelLoader = tuple[Callable[..., lit_model.ModelMap], Optional[lit_types.Spec]]

@@ -19,6 +19,17 @@ TOKEN_EMB = "token_emb"        # E(l), TokenEmbeddings [T, D]
 CONTEXT_EMB = "context_emb"    # C(l), TokenEmbeddings [T, H*dh]
 PACKED = "_packed"             # suffix of the internals model's packed attention (a String)
 
+# `_NAME_generate` (lit/generate_model.py, docs/FIELDS.md "Generation"): its inputs beside
+# `text`, and its outputs beside tokens, special_tokens, pred_tokens and the attention fields.
+MAX_NEW_TOKENS = "max_new_tokens"    # Integer input; empty = default
+TEMPERATURE = "temperature"          # Scalar input; empty or 0 = greedy
+SEED = "seed"                        # Integer input; sampling only, empty = drawn at random
+GENERATION_START = "generation_start"  # Integer: index in `tokens` of the first generated token
+TOKEN_PROBS = "token_probs"          # TokenScores: p(token i | tokens before it); 0 at i = 0
+GENERATED_TEXT = "generated_text"    # GeneratedText: the generated tokens, decoded
+STOP_REASON = "stop_reason"          # String: "eos" or "max_new_tokens"
+USED_SEED = "used_seed"              # Integer: the sampling seed used; -1 for greedy
+
 _LAYER_FIELD = re.compile(r"^layer_(\d+)/(\w+)$")
 
 
