@@ -187,10 +187,8 @@ class Generation:
 
 def eos_ids(net: torch.nn.Module) -> frozenset[int]:
   """The token ids after which Hugging Face's `generate` stops (its generation config's)."""
-  config = getattr(net, "generation_config", None)
+  config = getattr(net, "generation_config", None) or net.config
   value = getattr(config, "eos_token_id", None)
-  if value is None:
-    value = getattr(net.config, "eos_token_id", None)
   if value is None:
     return frozenset()
   return frozenset([int(value)] if isinstance(value, int) else [int(v) for v in value])
