@@ -380,3 +380,30 @@ def test_cli_plain_output(capsys, tiny_model_dirs):
   out = capsys.readouterr().out.splitlines()
   assert "3 tokens generated (greedy; stopped: max_new_tokens)" in out[0]
   assert sum("layer 1, mean over heads, attends most to" in line for line in out) == 3
+
+
+# --- corpus search on generated tokens ----------------------------------------------------------
+
+def test_corpus_search_runs_on_a_generated_token(tmp_path, tiny_gpt2_dir, groups):
+  """The view searches a generated token through `_NAME_internals` given the final sequence's
+  word-pieces (`tokens`): the same forward over the same sequence, so the attention matches the
+  generation's, and the corpus-search interpreter finds neighbours of the generated token."""
+  from exbert_lit.corpus.search import CorpusIndex  # pylint: disable=g-import-not-at-top
+  from exbert_lit.lit import corpus_search  # pylint: disable=g-import-not-at-top
+  import tiny_models  # pylint: disable=g-import-not-at-top
+  group = groups["gpt2"]
+  (generated,) = group.generate.predict([{"text": PROMPT, "max_new_tokens": 4}])
+  example = {"text": PROMPT, "tokens": generated[fields.TOKENS]}
+  (internal,) = group.internals.predict([example])
+  assert internal[fields.TOKENS] == generated[fields.TOKENS]
+  np.testing.assert_allclose(internal[fields.attention(2)], generated[fields.attention(2)],
+                             atol=ATOL)
+  stores = tiny_models.build_corpus_stores(tmp_path, tiny_models.SENTENCES,
+                                           {"gpt2": tiny_gpt2_dir})
+  search = corpus_search.CorpusSearch({"gpt2_corpus": CorpusIndex.open(str(stores["gpt2_corpus"]))})
+  position = generated[fields.GENERATION_START] + 1
+  data = lit_dataset.Dataset(spec={"text": lit_types.TextSegment()}, examples=[example])
+  (result,) = search.run([example], group.internals, data,
+                         config={"position": position, "layer": 2, "k": 5})
+  assert result["query"]["layer"] == 2 and result["query"]["centre"] == "next"
+  assert len(result["matches"]) == 5
