@@ -1,4 +1,4 @@
-"""Generation on the key/value cache (models/generation.py, `exbert-lit generate`, `_NAME_generate`).
+"""Generation on the key/value cache (models/generation.py, exbert-lit generate, _NAME_generate).
 
 Each quantity is checked against an independent computation: one full forward over the final
 sequence (attention rows, probabilities, top-k), Hugging Face's own `generate(do_sample=False)`
@@ -400,7 +400,8 @@ def test_corpus_search_runs_on_a_generated_token(tmp_path, tiny_gpt2_dir, groups
                              atol=ATOL)
   stores = tiny_models.build_corpus_stores(tmp_path, tiny_models.SENTENCES,
                                            {"gpt2": tiny_gpt2_dir})
-  search = corpus_search.CorpusSearch({"gpt2_corpus": CorpusIndex.open(str(stores["gpt2_corpus"]))})
+  index = CorpusIndex.open(str(stores["gpt2_corpus"]))
+  search = corpus_search.CorpusSearch({"gpt2_corpus": index})
   position = generated[fields.GENERATION_START] + 1
   data = lit_dataset.Dataset(spec={"text": lit_types.TextSegment()}, examples=[example])
   (result,) = search.run([example], group.internals, data,

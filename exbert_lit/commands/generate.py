@@ -79,8 +79,10 @@ def check_before_load(args) -> tuple[str, object]:
 def document(model, result) -> dict:
   """The JSON document: Generation.to_json() with how each word-piece reads beside it
   (`text`, as `exbert-lit predict --json` gives it)."""
+  def read(pieces):
+    return predict.readable_pieces(model.tokenizer, pieces)
+
   doc = result.to_json()
-  read = lambda pieces: predict.readable_pieces(model.tokenizer, pieces)  # pylint: disable=unnecessary-lambda-assignment
   doc["token_text"] = read(doc["tokens"])
   for step in doc["steps"]:
     step["text"] = doc["token_text"][step["position"]]
