@@ -87,6 +87,14 @@ CASES = [
     (["predict", "--model", "{gpt2}", "--text", "hi", "--top-k", "100000"],
      "--top-k 100000 is more than the model's"),
     (["predict", "--model", "{gpt2}"], "the following arguments are required: --text"),
+    # generate (more cases: tests/test_generation.py)
+    (["generate", "--model", "{bert}", "--text", "hi"], "a masked model cannot generate"),
+    (["generate", "--model", "{gpt2}", "--text", "hi", "--max-new-tokens", "300"],
+     "--max-new-tokens 300 is out of range: use 1..256"),
+    (["generate", "--model", "{gpt2}", "--text", "hi", "--seed", "1"],
+     "--seed applies to sampling only"),
+    (["generate", "--model", "{gpt2}", "--text", "hi", "--layer", "9"],
+     "--layer 9 is out of range: this model has layers 1..2"),
     # index
     (["index", "--model", "{bert}", "--corpus", "{missing}", "--out", "{new_dir}"],
      "--corpus {missing}: no such file"),

@@ -71,6 +71,14 @@ def check_models(args, chosen: list[str]) -> None:
   if "server" in chosen:
     for name in [m.strip() for m in str(args.server_models).split(",") if m.strip()]:
       checks.model_config(name, "--server-models")
+  if "generation" in chosen:
+    from exbert_lit.bench import generation  # pylint: disable=g-import-not-at-top
+    for name in [m.strip() for m in str(args.generation_models).split(",") if m.strip()]:
+      if name not in generation.RANDOM_MODELS:
+        _, config = checks.model_config(name, "--generation-models")
+        if not checks.config_shape(config)["is_causal"]:
+          raise ExbertError(f"--generation-models: {name} is a masked model; generation needs "
+                            "a causal LM (e.g. smollm2)")
 
 
 def run(args) -> int:

@@ -20,11 +20,13 @@ Your own LIT model works with the views if it declares the docs/FIELDS.md output
 `layer_{l}/attention`, and for corpus search `layer_{l}/token_emb` / `layer_{l}/context_emb`
 plus a `fingerprint()` matching the corpus index). To give the views their gradient-free model
 in your own server, serve each model as a group: `model_group.model_group(name, model).models()`
-gives `{name: ..., "_name_internals": ...}` for LitApp's `models`.
+gives `{name: ..., "_name_internals": ...}` (and `"_name_generate"` for a causal LM) for
+LitApp's `models`.
 
 `exbert_lit.make_server` does that and more, around an unmodified LitApp:
 - model_group.py: each model as `NAME` and `_NAME_internals`, one model call at a time;
 - internals_model.py: `_NAME_internals`, the same weights without gradients, attention packed;
+- generate_model.py: `_NAME_generate`, generation with every layer's attention (causal LMs);
 - text_checks.py: empty and over-long sentences refused with one line;
 - request_checks.py: unknown models, datasets, tools and fields refused before LIT runs;
 - http_errors.py: LIT's error body (with its traceback) turned into one line;

@@ -1,5 +1,6 @@
 """One loaded model, served to LIT as a model group: `NAME`, `_NAME_internals` and, where the model
-has them, `_NAME_measures` and `_NAME_lens`.
+has them, `_NAME_measures`, `_NAME_lens` and (a causal LM with its head) `_NAME_generate`
+(lit/generate_model.py).
 
 `NAME` is the model as given (every field, gradients included): LIT's salience methods,
 counterfactual generators, projector and data table use it. `_NAME_internals`
@@ -24,6 +25,7 @@ from typing import Callable, Optional
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
+from exbert_lit.lit import generate_model
 from exbert_lit.lit import internals_model
 from exbert_lit.lit import measures_model
 from exbert_lit.lit import text_checks
@@ -59,6 +61,7 @@ class ModelGroup:
   internals: Optional[internals_model.InternalsModel]   # None: no gradient-free path
   measures: Optional[measures_model.MeasuresModel] = None   # None: no value norms, rollout
   lens: Optional[measures_model.LensModel] = None           # None: no LM head, no lens
+  generate: Optional[generate_model.GenerateModel] = None   # None: not a causal LM with a head
 
   @property
   def internals_name(self) -> str:
@@ -81,6 +84,8 @@ class ModelGroup:
       members[self.measures_name] = self.measures
     if self.lens is not None:
       members[self.lens_name] = self.lens
+    if self.generate is not None:
+      members[generate_model.generate_name(self.name)] = self.generate
     return members
 
 
@@ -91,7 +96,8 @@ def model_group(name: str, model: lit_model.Model) -> ModelGroup:
   internals = None
   if internals_model.supports(served):
     internals = internals_model.InternalsModel(served, lock=served.lock, label=name)
-  return ModelGroup(name=name, served=served, internals=internals,
+  generate = generate_model.maybe_generate_model(served, lock=served.lock, label=name)
+  return ModelGroup(name=name, served=served, internals=internals, generate=generate,
                     **measures_model.members(served, lock=served.lock, label=name))
 
 

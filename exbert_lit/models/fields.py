@@ -25,6 +25,17 @@ ROLLOUT = "rollout"                # attention rollout, AttentionHeads [1, T, T]
 LENS = "lens"                      # logit lens of E(l), TokenTopKPreds [T] x k
 LENS_RANK = "lens_rank"            # TokenScores [T]: rank at layer l of the final top-1 (1 = top)
 
+# `_NAME_generate` (lit/generate_model.py, docs/FIELDS.md "Generation"): its inputs beside
+# `text`, and its outputs beside tokens, special_tokens, pred_tokens and the attention fields.
+MAX_NEW_TOKENS = "max_new_tokens"    # Integer input; empty = default
+TEMPERATURE = "temperature"          # Scalar input; empty or 0 = greedy
+SEED = "seed"                        # Integer input; sampling only, empty = drawn at random
+GENERATION_START = "generation_start"  # Integer: index in `tokens` of the first generated token
+TOKEN_PROBS = "token_probs"          # TokenScores: p(token i | tokens before it); 0 at i = 0
+GENERATED_TEXT = "generated_text"    # GeneratedText: the generated tokens, decoded
+STOP_REASON = "stop_reason"          # String: "eos" or "max_new_tokens"
+USED_SEED = "used_seed"              # Integer: the sampling seed used; -1 for greedy
+
 _LAYER_FIELD = re.compile(r"^layer_(\d+)/(\w+)$")
 
 

@@ -30,6 +30,7 @@ from exbert_lit.models import api
 from exbert_lit.models import fields
 from exbert_lit.models import fingerprint as fingerprint_lib
 from exbert_lit.models import forward as forward_lib
+from exbert_lit.models import generation as generation_lib
 from exbert_lit.models import internals as internals_lib
 from exbert_lit.models import lens as lens_lib
 from exbert_lit.models import measures as measures_lib
@@ -105,7 +106,9 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._projections = internals_lib.output_projections(
         self.model, self.model_type, self.num_layers)
     self.head_dim: int = internals_lib.projection_width(self._projections[0]) // self.num_heads
-    self.max_length: int = min(max_input_length(self.tokenizer, self.config), int(max_tokens))
+    # The model's own limit (positions, tokenizer); inputs are cut to max_length, below it.
+    self.position_limit: int = max_input_length(self.tokenizer, self.config)
+    self.max_length: int = min(self.position_limit, int(max_tokens))
     self.codec = tokens_lib.TokenCodec(self.tokenizer, name=self.name, max_length=self.max_length,
                                        masked=not self.is_causal)
     self.mask_token: Optional[str] = self.codec.mask_token
@@ -374,3 +377,15 @@ class MaskedLM(HFLanguageModel):
 class CausalLM(HFLanguageModel):
   """A causal LM (GPT-2, Llama, ...): entry i of pred_tokens = top-k next tokens after token i."""
   is_causal = True
+
+  def generate(self, text: str, max_new_tokens: Any = None, temperature: Any = None,
+               seed: Any = None, *, layers: Sequence[int] = (),
+               top_k: Optional[int] = None) -> "generation_lib.Generation":
+    """Generates after `text` on the key/value cache: greedy, or sampling when a temperature
+    above 0 is given (reproducible with `seed`). `layers` (1-based) are the layers whose
+    attention to capture: each generated token's row [H, position + 1], and
+    `Generation.attention(l)` [H, T, T]. `Generation.to_json()` is what
+    `exbert-lit generate --json` prints; see models/generation.py and docs/FIELDS.md."""
+    config = generation_lib.settings(max_new_tokens, temperature, seed)
+    with self._lock:
+      return generation_lib.generate(self, text, config, layers=layers, top_k=top_k)
