@@ -240,8 +240,9 @@ def groups(tiny):
 
 
 def test_only_causal_models_get_a_generate_member(groups):
-  assert list(groups["gpt2"].models()) == ["gpt2", "_gpt2_internals", "_gpt2_generate"]
-  assert list(groups["bert"].models()) == ["bert", "_bert_internals"]
+  assert list(groups["gpt2"].models()) == [
+      "gpt2", "_gpt2_internals", "_gpt2_measures", "_gpt2_lens", "_gpt2_generate"]
+  assert list(groups["bert"].models()) == ["bert", "_bert_internals", "_bert_measures", "_bert_lens"]
   member = groups["gpt2"].generate
   assert member._lock is groups["gpt2"].served.lock  # pylint: disable=protected-access
 
