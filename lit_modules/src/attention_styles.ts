@@ -50,7 +50,7 @@ export const attentionStyles = css`
     display: flex;
     gap: 16px;
     align-items: flex-start;
-    min-height: 0;
+    flex: none;
   }
   exbert-attention-canvas {
     flex: none;
@@ -86,6 +86,7 @@ export const attentionStyles = css`
     margin-top: 6px;
   }
   .head-strips {
+    flex: none;
     display: flex;
     flex-wrap: wrap;
     gap: 6px;
