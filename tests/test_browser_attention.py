@@ -184,3 +184,68 @@ def test_exports_svg_png_json(app_page, tmp_path):
   matrix = np.array(data["matrix"])
   assert np.allclose(matrix.sum(axis=1), 1, atol=2e-3)
   assert tiny_models.HEADS == 4
+
+
+# --- a long input on the real causal model ------------------------------------------------------
+
+LONG_TOKENS = 1024
+
+
+@pytest.fixture(scope="module")
+def long_server():
+  """SmolLM2 with one 1,024-token sentence, in a layout with the attention view alone (LIT's
+  salience modules would run gradients over 1,024 tokens on the same model)."""
+  from lit_nlp.api import layout  # pylint: disable=g-import-not-at-top
+  from exbert_lit import server  # pylint: disable=g-import-not-at-top
+  from exbert_lit.bench import server as server_bench  # pylint: disable=g-import-not-at-top
+  from exbert_lit.lit import datasets, layouts  # pylint: disable=g-import-not-at-top
+  from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
+  model = load_model("smollm2", compute_gradients=False)
+  assert model.max_length == 8192          # the model's own position limit, no product cap
+  text = server_bench.sentences_of_length(model, LONG_TOKENS, 1)[0]
+  app = server.make_app(
+      models={"smollm2": model}, datasets={"sentences": datasets.SentencesDataset([text])},
+      corpus_examples=0, default_layout="attention",
+      layouts={"attention": layout.LitCanonicalLayout(upper={"exBERT": [layouts.ATTENTION_MODULE]})})
+  srv = server.ExbertServer(app, port=0)
+  url = srv.start()
+  try:
+    examples = server_bench._post(url, "/get_dataset", {}, dataset_name="sentences")[2]  # pylint: disable=protected-access
+    yield url.rstrip("/"), [ex["id"] for ex in examples]
+  finally:
+    srv.stop()
+
+
+def test_a_1024_token_input_on_smollm2_scrolls_with_a_minimap(browser, long_server):
+  url, ids = long_server
+  context = browser.new_context(viewport={"width": 1600, "height": 1000})
+  tab = Page(context.new_page(), url, ids)
+  try:
+    tab.page.set_default_timeout(300_000)
+    tab.page.goto(f"{url}/?models=smollm2&dataset=sentences&selection={ids[0]}&primary={ids[0]}"
+                  "&exbert_heads=15")
+    tab.graph.wait_for(state="attached", timeout=300_000)
+    tab.wait_until(lambda: tab.scene("shown.length") == LONG_TOKENS, "1,024 tokens", timeout_s=300)
+    expect(tab.attention.locator(".causal-badge")).to_be_visible()
+    edges = tab.edges()
+    assert edges and all(t <= f for f, t, _ in edges)        # causal: never ahead
+    assert {f for f, _, _ in edges} == set(range(LONG_TOKENS))   # every row keeps an edge
+    # Both columns scroll together in one window much shorter than the 1,024 rows; the
+    # minimap beside it shows where the attention goes, also beyond the rows on screen.
+    scroller = tab.graph.locator(".scroller")
+    heights = scroller.evaluate("s => [s.clientHeight, s.scrollHeight]")
+    assert heights[0] < 1000 < heights[1]
+    expect(tab.graph.locator("canvas.minimap")).to_be_visible()
+    expect(tab.graph.locator(".beyond")).to_contain_text("% beyond view")
+    # A token near the end: scrolled into view, its attention (to tokens before it) drawn.
+    tab.token(1000, "left").hover()
+    out = tab.wait_until(lambda: (e := tab.edges()) and all(f == 1000 for f, _, _ in e) and e,
+                         "token 1000's attention")
+    assert all(t <= 1000 for _, t, _ in out)
+    assert scroller.evaluate("s => s.scrollTop") > 10_000
+    assert tab.graph.evaluate("c => c.greyedTokens().length") == LONG_TOKENS - 1001
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.page.screenshot(path=str(ARTIFACTS / "attention_long.png"))
+  finally:
+    context.close()
+  assert not tab.errors, "\n".join(tab.errors)

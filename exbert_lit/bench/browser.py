@@ -9,8 +9,10 @@ cannot download a browser here), and for each sentence length measures in the pa
   table does) to the canvas's first paint of its curves, with the server time of the view's
   request (a WSGI wrapper around the app: model run, LIT cache, JSON) and the client's share
   (decoding the packed layer, thresholding, painting: the total less the request's round trip);
-- hover -> repaint: a mouse move onto a token row to the frame after the highlight layer and the
-  info panel are updated (median and p95 over rows on screen);
+- hover -> repainted: a mouse move onto a token row until the highlight layer is painted and the
+  module has re-rendered its info panel (the next task after the event; median and p95 over
+  rows on screen), and beside it the time to the next frame, which adds the wait for the
+  display's frame (up to 16.7 ms at 60 Hz) to the work;
 - page memory: the page's JS heap (Chrome DevTools `Performance.getMetrics`, JSHeapUsedSize).
 
 Goals (issue 13): select -> drawn <= 300 ms at 512 tokens (client side; server time reported
@@ -87,8 +89,9 @@ _HOVER_JS = """async ([m, count]) => {
   const c = m.shadowRoot.querySelector('exbert-attention-canvas');
   const target = c.shadowRoot.querySelector('canvas.highlight');
   const rows = c.scene.rowTokens;
-  const times = [], paints = [];
+  const work = [], frames = [], paints = [];
   const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+  const task = () => new Promise(r => setTimeout(r, 0));
   await frame();
   for (let k = 0; k < count; k++) {
     const token = rows[(k * 7) % Math.min(rows.length, 20)];
@@ -97,12 +100,14 @@ _HOVER_JS = """async ([m, count]) => {
     await frame();
     const t0 = performance.now();
     target.dispatchEvent(new MouseEvent('mousemove', {clientX: p.x, clientY: p.y, bubbles: true}));
-    await frame();
-    times.push(performance.now() - t0);
+    await task();       // the highlight paint and the module's re-render (a microtask) are done
+    work.push(performance.now() - t0);
+    await frame();      // ... and the next frame has been produced
+    frames.push(performance.now() - t0);
     paints.push(c.paintMs.highlight);
   }
   target.dispatchEvent(new MouseEvent('mouseleave'));
-  return {times, paints};
+  return {work, frames, paints};
 }"""
 
 
@@ -156,8 +161,9 @@ def bench_model(name: str, lengths: list[int], chromium: str) -> list[dict]:
           "request_round_trip_ms": drawn["request"], "server_ms": 1e3 * max(views, default=0.0),
           "client_ms": drawn["drawn"] - drawn["request"], "decode_ms": drawn["decode"],
           "base_paint_ms": drawn["paint"], "curves": drawn["edges"],
-          "hover_median_ms": statistics.median(hover["times"]),
-          "hover_p95_ms": _p95(hover["times"]),
+          "hover_median_ms": statistics.median(hover["work"]),
+          "hover_p95_ms": _p95(hover["work"]),
+          "hover_frame_median_ms": statistics.median(hover["frames"]),
           "highlight_paint_median_ms": statistics.median(hover["paints"]),
           "heap_mb": heap.get("JSHeapUsedSize", 0) / 1e6,
       })
@@ -182,9 +188,10 @@ def run(args: argparse.Namespace) -> dict:
         metric(f"{label}: client share of it", r["client_ms"], "ms", goal=draw_goal,
                note=f"decode {r['decode_ms']:.0f} ms, base paint {r['base_paint_ms']:.1f} ms, "
                     f"{r['curves']} curves at 70%"),
-        metric(f"{label}: hover -> repaint (median)", r["hover_median_ms"], "ms", goal=hover_goal,
+        metric(f"{label}: hover -> repainted (median)", r["hover_median_ms"], "ms", goal=hover_goal,
                note=f"p95 {r['hover_p95_ms']:.1f} ms; highlight paint "
-                    f"{r['highlight_paint_median_ms']:.2f} ms"),
+                    f"{r['highlight_paint_median_ms']:.2f} ms; to the next frame "
+                    f"{r['hover_frame_median_ms']:.1f} ms"),
         metric(f"{label}: page JS heap", r["heap_mb"], "MB"),
     ]
   return {"section": SECTION, "metrics": metrics, "results": results}

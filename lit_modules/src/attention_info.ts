@@ -91,7 +91,7 @@ export function drawHeadThumbnails(
     root: ShadowRoot|null, attention: ArrayLike<Rows>, visible: boolean[],
     hideSpecials: boolean) {
   const keep = visible.map((v, i) => (v ? i : -1)).filter(i => i >= 0);
-  const canvases = root?.querySelectorAll<HTMLCanvasElement>('canvas.head-thumb') ?? [];
+  const canvases: ArrayLike<HTMLCanvasElement> = root?.querySelectorAll<HTMLCanvasElement>('canvas.head-thumb') ?? [];
   for (const canvas of Array.from(canvases)) {
     const raw = attention[Number(canvas.dataset['head']) - 1];
     const context = canvas.getContext('2d');

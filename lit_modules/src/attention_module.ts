@@ -21,42 +21,25 @@ import {findSpecKeys, makeModifiedInput} from '../../client/lib/utils';
 
 import {aggregateHeads, Focus, isCausalAttention, Matrix, renormaliseRows, zeroColumns} from '../lib/attention';
 import {figureCaption} from '../lib/export_svg';
-import {rowIndices, tokensOfRows} from '../lib/geometry';
-import {clickHead, meanInto, strongestOut} from '../lib/head_matrices';
+import {clickHead} from '../lib/head_matrices';
 import {formatHeadSet, HeadSetError, parseHeadSet, toggleHead} from '../lib/heads';
 import {chooseMeasure, hasHeads, Measure, MEASURE_LABELS} from '../lib/measures';
-import {DEFAULT_THRESHOLD, Edge, focusedEdges, thresholdEdges} from '../lib/threshold';
-import {displayToken, maskedText, maskTokens} from '../lib/tokens';
+import {DEFAULT_THRESHOLD, focusedEdges} from '../lib/threshold';
+import {maskedText, maskTokens} from '../lib/tokens';
 
 import './attention_canvas';
 import {ExbertAttentionCanvas} from './attention_canvas';
 import {dataJson, download, exportStem, ExportState, figureSvg, svgToPng} from './attention_exports';
 import {AttentionFields, attentionFields, measureSource, offeredMeasures} from './attention_fields';
-import {drawHeadThumbnails, renderHeadChips, renderInfo, TopK} from './attention_info';
+import {drawHeadThumbnails, renderHeadChips, renderInfo} from './attention_info';
 import {attentionStyles} from './attention_styles';
+import {renderControls} from './attention_controls';
+import {AttentionData, buildScene, decodeAttention} from './attention_data';
 import {Scene} from './canvas_paint';
 import {viewModel} from './model_group';
-import {unpackAttention} from './packed_attention';
 import {exbertState} from './view_state';
 
 export {attentionFields} from './attention_fields';
-
-/** The fields of one prediction that this view requests. */
-interface AttentionData {
-  inputId: string;
-  layer: number;
-  measure: Measure;
-  tokens: string[];
-  special: boolean[];
-  /** `[heads, T, T]` of the shown layer and measure (rollout: one "head"). */
-  attention: Float32Array[][];
-  /** Per position; [] when the model has no predictions. */
-  preds: TopK[];
-}
-
-/** The lightest curve worth drawing (below it a curve is invisible). */
-const MIN_WEIGHT = 0.005;
-const SPECIAL_PATTERN = /^(\[[A-Z]+\]|<\/?[a-z|_]+>|<\|[a-z_]+\|>)$/;
 
 /** Attention view: `<exbert-attention-module>`. */
 @customElement('exbert-attention-module')
@@ -175,27 +158,10 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   @computed get scene(): Scene|null {
-    const data = this.data;
-    if (data === null) return null;
-    const outOf = thresholdEdges(this.matrix, this.threshold, MIN_WEIGHT);
-    const into: Edge[][] = data.tokens.map(() => []);
-    for (const row of outOf) for (const e of row) into[e.to].push(e);
-    const rowOf = rowIndices(this.visible);
-    const att = this.numHeads > 0 ? this.perHead : [];
-    const mask = this.fields?.maskToken;
-    return {
-      shown: data.tokens.map(displayToken),
-      special: data.special,
-      masked: data.tokens.map(t => mask != null && t === mask),
-      rowOf,
-      rowTokens: tokensOfRows(rowOf),
-      outOf,
-      into,
-      att,
-      overview: {left: strongestOut(att), right: meanInto(att)},
-      heads: this.heads,
-      causal: this.causal,
-    };
+    if (this.data === null) return null;
+    return buildScene(this.data, this.matrix, this.threshold, this.visible,
+                      this.numHeads > 0 ? this.perHead : [], this.heads, this.causal,
+                      this.fields?.maskToken ?? null);
   }
 
   /** The frozen token, if it exists in this sentence. */
@@ -281,21 +247,11 @@ export class ExbertAttentionModule extends LitModule {
     if (results === null) return;
     const received = performance.now();
     this.loadError = '';
-    const pred = results[0][0];
-    const packed = (results[1]?.[0] ?? pred)[field];
-    const tokens = (pred[fields.tokens] ?? []) as string[];
-    const special = fields.special !== null ?
-        (pred[fields.special] as number[]).map(v => v > 0.5) :
-        tokens.map(t => SPECIAL_PATTERN.test(t));
-    exbertState.update({sentenceTokens: tokens});
-    this.data = {
-      inputId: input.id, layer, measure, tokens, special,
-      attention: typeof packed === 'string' ? unpackAttention(packed, tokens.length) :
-          ((packed ?? []) as number[][][]).map(m => m.map(r => Float32Array.from(r))),
-      preds: fields.preds !== null ? (pred[fields.preds] ?? []) as TopK[] : [],
-    };
+    this.data = decodeAttention(input.id, layer, measure, fields, field, results[0][0],
+                                results[1]?.[0] ?? null);
+    exbertState.update({sentenceTokens: this.data.tokens});
     this.lastLoad = {requestMs: received - start, decodeMs: performance.now() - received,
-                     tokens: tokens.length};
+                     tokens: this.data.tokens.length};
   }
 
   private setHeadText(text: string) {
@@ -419,58 +375,20 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   private renderControls() {
-    const layer = this.layer;
-    const number = (e: Event) => Number((e.target as HTMLInputElement).value);
-    const checked = (e: Event) => (e.target as HTMLInputElement).checked;
-    const hasData = this.data !== null;
-    // clang-format off
-    return html`
-      <label class="control">Layer
-        <select class="layer-select" @change=${(e: Event) => { exbertState.update({layer: number(e)}); }}>
-          ${this.layerNumbers.map(l => html`<option value=${l} ?selected=${l === layer}>${l}</option>`)}
-        </select>
-      </label>
-      <label class="control">Layer-heads
-        <input class="head-set ${this.headError ? 'invalid' : ''}" type="text"
-            .value=${this.headText}
-            @change=${(e: Event) => { this.setHeadText((e.target as HTMLInputElement).value); }}
-            title="Paper notation: 4-[1,3,9] (layer 4, heads 1, 3, 9), 5-3, or 4 for all heads">
-      </label>
-      ${this.headError ? html`<span class="error head-error">${this.headError}</span>` : ''}
-      <button class="hairline-button all-heads" ?disabled=${this.heads.length === 0}
-          @click=${() => { exbertState.update({heads: []}); }}>All heads</button>
-      <label class="control" title="What the curves show: attention weights, value-weighted attention (Kobayashi et al. 2020) or attention rollout (Abnar & Zuidema 2020); the server offers what the model's measures declare">Measure
-        <select class="measure-select"
-            @change=${(e: Event) => { this.wantedMeasure = (e.target as HTMLSelectElement).value as Measure; }}>
-          ${this.measures.map(m => html`<option value=${m} ?selected=${m === this.measure}>${MEASURE_LABELS[m]}</option>`)}
-        </select>
-      </label>
-      <label class="control" title="Per token, draw only its strongest curves that add up to this share of its attention (exBERT's threshold)">Threshold
-        <input class="threshold" type="range" min="5" max="100" step="5"
-            .value=${String(Math.round(this.threshold * 100))}
-            @input=${(e: Event) => { this.threshold = number(e) / 100; }}>
-        <span class="threshold-value">${Math.round(this.threshold * 100)}%</span>
-      </label>
-      <label class="control">
-        <input type="checkbox" class="hide-specials" .checked=${exbertState.hideSpecials}
-            @change=${(e: Event) => { exbertState.update({hideSpecials: checked(e)}); }}>
-        Hide special tokens
-      </label>
-      <label class="control" title="Set attention to [CLS], [SEP] and BOS to 0 and renormalise each row over the other tokens">
-        <input type="checkbox" class="zero-specials" .checked=${this.zeroSpecials}
-            @change=${(e: Event) => { this.zeroSpecials = checked(e); }}>
-        Zero attention to specials
-      </label>
-      ${this.causal ? html`<span class="badge causal-badge">causal</span>` : ''}
-      <span class="export-buttons">
-        <button class="hairline-button export-svg" ?disabled=${!hasData} title="Download the figure (all rows, with a caption) as SVG"
-            @click=${() => this.exportAs('svg')}>SVG</button>
-        <button class="hairline-button export-png" ?disabled=${!hasData} title="Download the figure as PNG"
-            @click=${() => this.exportAs('png')}>PNG</button>
-        <button class="hairline-button export-json" ?disabled=${!hasData} title="Download the tokens, the curves drawn and the matrix as JSON"
-            @click=${() => this.exportAs('json')}>JSON</button>
-      </span>`;
-    // clang-format on
+    return renderControls({
+      layerNumbers: this.layerNumbers, layer: this.layer, headText: this.headText,
+      headError: this.headError, allHeads: this.heads.length === 0, measures: this.measures,
+      measure: this.measure, threshold: this.threshold, hideSpecials: exbertState.hideSpecials,
+      zeroSpecials: this.zeroSpecials, causal: this.causal, hasData: this.data !== null,
+      setLayer: layer => { exbertState.update({layer}); },
+      setHeadText: text => { this.setHeadText(text); },
+      setAllHeads: () => { exbertState.update({heads: []}); },
+      setMeasure: measure => { this.wantedMeasure = measure; },
+      setThreshold: threshold => { this.threshold = threshold; },
+      setHideSpecials: hide => { exbertState.update({hideSpecials: hide}); },
+      setZeroSpecials: zero => { this.zeroSpecials = zero; },
+      exportAs: kind => { this.exportAs(kind); },
+    });
   }
 
   override updated() {
