@@ -107,6 +107,7 @@ def test_head_matrices_click_and_shift_click(app_page, server_url, example_ids):
       "c => c.hover && Array.from({length: 4}, (_, h) => Array.from(c.scene.att[h][3]))"), "hover")
   assert np.allclose(right, att[:, 3, :], atol=1e-4)
   ARTIFACTS.mkdir(exist_ok=True)
+  app_page.page.set_viewport_size({"width": 1600, "height": 1000})
   app_page.page.screenshot(path=str(ARTIFACTS / "attention_heads.png"))
 
 
@@ -236,7 +237,7 @@ def test_a_1024_token_input_on_smollm2_scrolls_with_a_minimap(browser, long_serv
     heights = scroller.evaluate("s => [s.clientHeight, s.scrollHeight]")
     assert heights[0] < 1000 < heights[1]
     expect(tab.graph.locator("canvas.minimap")).to_be_visible()
-    expect(tab.graph.locator(".beyond")).to_contain_text("% beyond view")
+    expect(tab.graph.locator(".beyond")).to_contain_text("of the drawn attention goes beyond view")
     # A token near the end: scrolled into view, its attention (to tokens before it) drawn.
     tab.token(1000, "left").hover()
     out = tab.wait_until(lambda: (e := tab.edges()) and all(f == 1000 for f, _, _ in e) and e,

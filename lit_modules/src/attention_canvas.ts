@@ -31,7 +31,8 @@ type Hit = {kind: 'token', focus: Focus}|{kind: 'head', head: number}|null;
 @customElement('exbert-attention-canvas')
 export class ExbertAttentionCanvas extends LitElement {
   static override styles = css`
-    :host { display: flex; min-height: 0; gap: 4px; }
+    :host { display: flex; flex-direction: column; min-height: 0; }
+    .columns { display: flex; gap: 4px; }
     .scroller { overflow-y: auto; overflow-x: hidden; position: relative; flex: none; }
     .sizer { position: relative; }
     .stage { position: sticky; top: 0; }
@@ -40,7 +41,7 @@ export class ExbertAttentionCanvas extends LitElement {
     canvas.highlight.pointer { cursor: pointer; }
     .minimap-column { display: flex; flex-direction: column; align-items: center; }
     canvas.minimap { cursor: pointer; }
-    .beyond { font-size: 10px; color: #5f6368; writing-mode: vertical-rl; margin-top: 4px; }
+    .beyond { font-size: 11px; color: #5f6368; text-align: right; padding-top: 2px; }
   `;
 
   @property({attribute: false}) scene: Scene|null = null;
@@ -118,6 +119,7 @@ export class ExbertAttentionCanvas extends LitElement {
     const long = layout.totalHeight > view;
     // clang-format off
     return html`
+      <div class="columns">
       <div class="scroller" style="height:${view}px;width:${layout.width}px"
           @scroll=${this.onScroll}>
         <div class="sizer" style="height:${layout.totalHeight}px">
@@ -132,8 +134,10 @@ export class ExbertAttentionCanvas extends LitElement {
       ${long ? html`
         <div class="minimap-column" title="All rows: the frame is the part on screen; blue is where the drawn attention goes. Click to scroll there.">
           <canvas class="minimap" @click=${this.onMinimapClick}></canvas>
-          <div class="beyond"></div>
-        </div>` : ''}`;
+        </div>` : ''}
+      </div>
+      ${long ? html`<div class="beyond"
+          title="Share of the drawn attention that goes to rows scrolled out of view"></div>` : ''}`;
     // clang-format on
   }
 
@@ -236,7 +240,7 @@ export class ExbertAttentionCanvas extends LitElement {
                  MINIMAP_WIDTH, height);
     if (this.beyond) {
       const share = weightOutside(edges, scene.rowOf, first, last);
-      this.beyond.textContent = `${Math.round(share * 100)}% beyond view`;
+      this.beyond.textContent = `${Math.round(share * 100)}% of the drawn attention goes beyond view`;
     }
   }
 

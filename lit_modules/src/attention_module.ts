@@ -204,7 +204,7 @@ export class ExbertAttentionModule extends LitModule {
       const area = this.shadowRoot?.querySelector('.module-results-area');
       const chips = this.shadowRoot?.querySelector('.head-strips');
       if (!area) return;
-      this.viewHeight = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 24);
+      this.viewHeight = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 44);
     });
     this.resizeObserver.observe(this);
   }

@@ -23,17 +23,16 @@ export function unpackAttention(packed: string, numTokens: number): Float32Array
     throw new Error(`packed attention of ${text.length} bytes does not fit ${
         numTokens} tokens`);
   }
-  const steps = new Uint16Array(text.length / 2);
-  for (let k = 0, byte = 0; k < steps.length; k++, byte += 2) {
-    steps[k] = text.charCodeAt(byte) | (text.charCodeAt(byte + 1) << 8);
+  // One pass from the bytes to the weights, in one buffer; each row is a view of it.
+  const weights = new Float32Array(text.length / 2);
+  for (let k = 0, byte = 0; k < weights.length; k++, byte += 2) {
+    weights[k] = (text.charCodeAt(byte) | (text.charCodeAt(byte + 1) << 8)) / SCALE;
   }
   const heads: Float32Array[][] = [];
-  for (let h = 0, at = 0; h < steps.length / cells; h++) {
+  for (let h = 0, at = 0; h < weights.length / cells; h++) {
     const rows: Float32Array[] = [];
     for (let i = 0; i < numTokens; i++, at += numTokens) {
-      const row = new Float32Array(numTokens);
-      for (let j = 0; j < numTokens; j++) row[j] = steps[at + j] / SCALE;
-      rows.push(row);
+      rows.push(weights.subarray(at, at + numTokens));
     }
     heads.push(rows);
   }
