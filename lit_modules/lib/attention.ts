@@ -17,7 +17,7 @@ export type Rows = ArrayLike<ArrayLike<number>>;
  * The mean of row-stochastic matrices is row-stochastic, so the aggregate
  * reads like a single head.
  */
-export function aggregateHeads(att: ArrayLike<Rows>, heads: number[]): Matrix {
+export function aggregateHeads(att: ArrayLike<Rows>, heads: number[]): Float64Array[] {
   if (att.length === 0) return [];
   const chosen = heads.length === 0 ? Array.from({length: att.length}, (_, i) => i) :
                                       heads.map(h => h - 1);
@@ -27,16 +27,17 @@ export function aggregateHeads(att: ArrayLike<Rows>, heads: number[]): Matrix {
     }
   }
   const size = att[0].length;
-  const out: Matrix = Array.from(
-      {length: size}, () => new Array<number>(att[0][0]?.length ?? 0).fill(0));
-  for (const h of chosen) {
-    const m = att[h];
-    for (let i = 0; i < size; i++) {
-      for (let j = 0; j < m[i].length; j++) out[i][j] += m[i][j];
+  const width = att[0][0]?.length ?? 0;
+  // Typed rows and hoisted row lookups: a 1,024-token layer is 1M cells per head.
+  const out = Array.from({length: size}, () => new Float64Array(width));
+  const scale = 1 / chosen.length;
+  for (let i = 0; i < size; i++) {
+    const sum = out[i];
+    for (const h of chosen) {
+      const row = att[h][i];
+      for (let j = 0; j < row.length; j++) sum[j] += row[j];
     }
-  }
-  for (const row of out) {
-    for (let j = 0; j < row.length; j++) row[j] /= chosen.length;
+    for (let j = 0; j < width; j++) sum[j] *= scale;
   }
   return out;
 }

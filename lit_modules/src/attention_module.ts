@@ -19,7 +19,7 @@ import {styles as sharedStyles} from '../../client/lib/shared_styles.css';
 import {IndexedInput, ModelInfoMap, Spec} from '../../client/lib/types';
 import {findSpecKeys, makeModifiedInput} from '../../client/lib/utils';
 
-import {aggregateHeads, Focus, isCausalAttention, Matrix, renormaliseRows, zeroColumns} from '../lib/attention';
+import {aggregateHeads, Focus, isCausalAttention, renormaliseRows, Rows, zeroColumns} from '../lib/attention';
 import {figureCaption} from '../lib/export_svg';
 import {clickHead} from '../lib/head_matrices';
 import {formatHeadSet, HeadSetError, parseHeadSet, toggleHead} from '../lib/heads';
@@ -151,7 +151,7 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   /** `[T, T]`: the chosen heads' mean, renormalised over visible tokens. */
-  @computed get matrix(): Matrix {
+  @computed get matrix(): Rows {
     if (this.data === null || this.perHead.length === 0) return [];
     const aggregate = aggregateHeads(this.perHead, this.heads);
     return exbertState.hideSpecials ? renormaliseRows(aggregate, this.visible) : aggregate;
