@@ -125,26 +125,36 @@ class Page:
     self.wait_for_curves()
 
   def wait_for_curves(self):
-    self.attention.locator("path.edge").first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    self.graph.wait_for(state="attached", timeout=TIMEOUT_MS)
+    self.wait_until(lambda: self.graph.evaluate("c => c.shownEdges().length > 0"), "curves drawn")
 
   @property
   def attention(self):
     return self.page.locator("exbert-attention-module").first
 
   @property
+  def graph(self):
+    """The canvas element: data-layer, data-heads, data-measure, data-threshold attributes."""
+    return self.attention.locator("exbert-attention-canvas")
+
+  @property
   def corpus(self):
     return self.page.locator("exbert-corpus-module").first
 
   def edges(self) -> list[tuple[int, int, float]]:
-    """(from, to, weight) of every curve drawn."""
-    return self.attention.locator("path.edge").evaluate_all(
-        "els => els.map(e => [+e.dataset.from, +e.dataset.to, +e.dataset.weight])")
+    """(from, to, weight) of every curve the canvas shows (all rows, not only those on screen)."""
+    return self.graph.evaluate("c => c.shownEdges().map(e => [e.from, e.to, e.weight])")
 
-  def token(self, index: int, side: str = "left"):
-    return self.attention.locator(f"g.token.{side}[data-index='{index}']")
+  def token(self, index: int, side: str = "left") -> "Token":
+    return Token(self, index, side)
 
   def token_texts(self) -> list[str]:
-    return self.attention.locator("g.token.left text").all_text_contents()
+    """The tokens as the columns show them (hidden ones left out)."""
+    return self.graph.evaluate("c => c.scene.rowTokens.map(t => c.scene.shown[t])")
+
+  def scene(self, expression: str):
+    """A value of the canvas's scene, e.g. 'masked' or 'heads'."""
+    return self.graph.evaluate(f"c => c.scene.{expression}")
 
   def wait_until(self, predicate, message: str, timeout_s: float = TIMEOUT_MS / 1000):
     """Polls a Python predicate (the DOM changes asynchronously after a request)."""
@@ -160,6 +170,31 @@ class Page:
 
   def url_params(self) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(urllib.parse.urlparse(self.page.url).query))
+
+
+class Token:
+  """A token row of the attention canvas: pointed at through its row's geometry, as a user does."""
+
+  def __init__(self, tab: Page, index: int, side: str):
+    self.tab, self.index, self.side = tab, index, side
+
+  def point(self) -> tuple[float, float]:
+    xy = self.tab.graph.evaluate(f"c => c.tokenPoint({self.index}, '{self.side}')")
+    assert xy is not None, f"token {self.index} is not shown"
+    return xy["x"], xy["y"]
+
+  def hover(self):
+    self.tab.page.mouse.move(*self.point())
+
+  def click(self, **kw):
+    self.tab.page.mouse.click(*self.point(), **kw)
+
+  def dblclick(self):
+    self.tab.page.mouse.dblclick(*self.point())
+
+  def is_frozen(self) -> bool:
+    return self.tab.graph.evaluate(
+        f"c => c.frozen !== null && c.frozen.index === {self.index} && c.frozen.side === '{self.side}'")
 
 
 @pytest.fixture
@@ -184,12 +219,28 @@ def server_attention(url: str, example_id: str, model: str, layer: int) -> tuple
       pred[f"layer_{layer}/attention_packed"], len(pred["tokens"]))
 
 
-def assert_drawn_above_threshold(edges, matrix: np.ndarray, threshold: float = 0.005):
-  """Every weight above the view's drawing threshold is drawn and no other (weights within float
-  noise of the threshold may go either way)."""
+def row_cuts(matrix: np.ndarray, threshold: float = 0.7, min_weight: float = 0.005) -> np.ndarray:
+  """exBERT's cumulative threshold, written again here: per row the smallest weight kept, where
+  the row's weights sorted descending first sum to `threshold` of the row, and at least the view's
+  lightest curve (inf for an empty row)."""
+  cuts = np.full(len(matrix), np.inf)
+  for i, row in enumerate(matrix):
+    ordered = np.sort(row)[::-1]
+    reach = np.nonzero(np.cumsum(ordered) >= threshold * row.sum() * (1 - 1e-9))[0]
+    if row.sum() > 0 and len(reach):
+      cuts[i] = max(ordered[reach[0]], min_weight)
+  return cuts
+
+
+def assert_drawn_above_threshold(edges, matrix: np.ndarray, threshold: float = 0.7):
+  """The curves drawn are exactly the edges the cumulative threshold keeps: per row every weight
+  >= the row's cut (weights within float32 noise of the cut may go either way)."""
+  cuts = row_cuts(matrix, threshold)
+  kept = {(i, j) for i, j in np.argwhere((matrix >= cuts[:, None]) & (matrix > 0.005))}
   drawn = {(f, t) for f, t, _ in edges}
-  assert {tuple(ij) for ij in np.argwhere(matrix > threshold + 1e-7)} <= drawn
-  assert drawn <= {tuple(ij) for ij in np.argwhere(matrix > threshold - 1e-7)}
+  assert drawn, "nothing drawn"
+  for i, j in drawn ^ kept:
+    assert abs(matrix[i, j] - cuts[i]) < 1e-5, (i, j, matrix[i, j], cuts[i], (i, j) in drawn)
 
 
 def weights_by_edge(edges) -> dict[tuple[int, int], float]:
@@ -215,7 +266,7 @@ def test_page_loads_without_errors_draws_curves_and_has_local_icon_fonts(app_pag
   assert app_page.token_texts()[1:-1] == [t.lstrip("#") for t in tokens[1:-1]]
   edges = app_page.edges()
   mean = att.mean(axis=0)
-  # Every weight above the drawing threshold is drawn, with the server's value (all heads, layer 1).
+  # The edges the 70% threshold keeps are drawn, with the server's values (all heads, layer 1).
   assert_drawn_above_threshold(edges, mean)
   for f, t, w in edges:
     assert w == pytest.approx(mean[f, t], abs=2e-5)
@@ -260,7 +311,7 @@ def test_click_freezes_a_token(app_page):
   edges = app_page.wait_until(
       lambda: (e := app_page.edges()) and all(f == 2 for f, _, _ in e) and e, "frozen")
   assert edges
-  expect(app_page.token(2, "left")).to_have_class(re.compile(r"\bfrozen\b"))
+  assert app_page.token(2, "left").is_frozen()
   assert app_page.url_params()["exbert_token"] == "2"
   # Hovering another token shows it while hovered; leaving returns to the frozen one.
   app_page.token(5, "left").hover()
@@ -298,7 +349,7 @@ def test_head_selection_aggregates_heads(app_page, server_url, example_ids):
   box = app_page.attention.locator("input.head-set")
   box.fill("2-[1,3]")
   box.press("Enter")
-  graph = app_page.attention.locator("svg.attention-graph")
+  graph = app_page.graph
   expect(graph).to_have_attribute("data-layer", "2")
   expect(graph).to_have_attribute("data-heads", "1,3")
   expected = att[[0, 2]].mean(axis=0)
@@ -334,9 +385,9 @@ def test_masking_a_token_reruns_and_shows_predictions(app_page, server_url):
   word = app_page.token_texts()[target]
   app_page.token(target, "left").click()
   app_page.attention.locator("button.mask-button").click()
-  masked = app_page.attention.locator("g.token.left.masked")
-  expect(masked).to_have_count(1, timeout=TIMEOUT_MS)
-  assert masked.get_attribute("data-index") == str(target)
+  masked = app_page.wait_until(
+      lambda: (m := app_page.scene("masked.flatMap((m, i) => m ? [i] : [])")) and m, "masked token")
+  assert masked == [target]
   assert app_page.token_texts()[target] == "[MASK]"
   # The new sentence is a real LIT datapoint: selected, and in the URL.
   params = app_page.url_params()
@@ -361,11 +412,10 @@ def test_causal_model_greys_future_tokens_and_predicts_next(app_page):
   # Causal attention never looks ahead.
   assert all(t <= f for f, t, _ in app_page.edges())
   app_page.token(3, "left").hover()
-  future = app_page.attention.locator("g.token.left.future")
-  app_page.wait_until(lambda: future.count() > 0, "future tokens greyed")
+  future = app_page.wait_until(lambda: app_page.graph.evaluate("c => c.greyedTokens()"),
+                               "future tokens greyed")
   n = len(app_page.token_texts())
-  assert sorted(int(i) for i in future.evaluate_all("els => els.map(e => e.dataset.index)")) == \
-      list(range(4, n))
+  assert future == list(range(4, n))
   expect(app_page.attention.locator(".info-title")).to_contain_text("Next token after")
   # No masking for a causal model.
   assert app_page.attention.locator("button.mask-button").count() == 0
@@ -453,7 +503,7 @@ def test_corpus_html_is_shown_as_text_and_never_run(app_page):
   assert any("<script>" in s and "<img" in s for s in sentences), sentences[:3]
   for tag in ("script", "b", "img"):
     assert corpus.locator(f"td.sentence {tag}").count() == 0, tag
-    assert app_page.attention.locator(f"svg.attention-graph {tag}").count() == 0, tag
+    assert app_page.attention.locator(f"exbert-attention-canvas {tag}").count() == 0, tag
   assert app_page.page.evaluate("() => window.__x") is None
 
 
@@ -480,12 +530,12 @@ def test_reloading_the_url_restores_the_view(app_page, example_ids):
   app_page.page.goto("about:blank")
   app_page.page.goto(link)
   app_page.wait_for_curves()
-  graph = app_page.attention.locator("svg.attention-graph")
+  graph = app_page.graph
   expect(graph).to_have_attribute("data-layer", "2")
   expect(graph).to_have_attribute("data-heads", "2,4")
   expect(app_page.attention.locator("input.head-set")).to_have_value("2-[2,4]")
   expect(app_page.attention.locator("input.hide-specials")).to_be_checked()
-  expect(app_page.token(4, "right")).to_have_class(re.compile(r"\bfrozen\b"))
+  assert app_page.token(4, "right").is_frozen()
   assert all(t == 4 for _, t, _ in app_page.edges())
   expect(app_page.corpus.locator("input.kind-embedding")).to_be_checked()
   expect(app_page.corpus.locator("input.offsets")).to_have_value("-2,+1")

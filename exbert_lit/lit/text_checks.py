@@ -18,6 +18,12 @@ from lit_nlp.api import types as lit_types
 from exbert_lit.errors import ExbertError
 from exbert_lit.lit import corpus_search
 
+# The longest input the exBERT views show. A model may take more (SmolLM2: 8,192 tokens), but every
+# forward keeps all layers' attention (L x H x T x T floats: 1.1 GB for SmolLM2 at 1,024 tokens,
+# 72 GB at 8,192) and the browser gets a layer of H x T x T weights per request; measured with
+# `exbert-lit bench --section browser` (README) at 1,024 tokens.
+VIEW_MAX_TOKENS = 1024
+
 
 def text_fields(model: lit_model.Model) -> list[str]:
   """The required TextSegment inputs of a model (for ours: `text`)."""
@@ -46,15 +52,20 @@ def check_examples(model: lit_model.Model, examples: Iterable[Mapping[str, Any]]
 
 
 def check_length(model: lit_model.Model, key: str, text: str, label: str) -> None:
-  """Refuses text with more tokens than the model's `max_length` (specials included)."""
+  """Refuses text with more tokens than the model's `max_length` or the views' VIEW_MAX_TOKENS
+  (specials included)."""
   base = corpus_search.unwrap(model)
   tokenizer = getattr(base, "tokenizer", None)
   max_length = getattr(base, "max_length", None)
   if tokenizer is None or not isinstance(max_length, int):
     return
-  if len(text) + 8 < max_length:   # a token covers >= 1 character, plus a few specials
+  limit = min(max_length, VIEW_MAX_TOKENS)
+  if len(text) + 8 < limit:   # a token covers >= 1 character, plus a few specials
     return
   count = len(tokenizer(text, add_special_tokens=True)["input_ids"])
   if count > max_length:
     raise ExbertError(f"{key!r} is {count} tokens; model {label!r} takes at most "
                       f"{max_length}: shorten it")
+  if count > limit:
+    raise ExbertError(f"{key!r} is {count} tokens; the exBERT views show at most {limit} "
+                      f"(model {label!r} takes {max_length}): shorten it")

@@ -46,8 +46,11 @@ from exbert_lit.models.tokens import Encoded
 from exbert_lit.models.tokens import TYPED_MASK  # pylint: disable=unused-import
 
 JsonDict = lit_types.JsonDict
-# Default cap on tokens per input, below the model's own limit where that is larger: every
-# forward keeps all attention, L x H x T x T floats (SmolLM2 at its 8192 positions: 72 GB).
+# By default a model takes as many tokens as its positions allow (SmolLM2: 8,192; BERT-style
+# encoders: 512); `max_tokens` sets a lower cap. Every forward keeps all attention, L x H x T x T
+# floats (SmolLM2 at 8,192 tokens: 72 GB), so the exBERT views state their own limit
+# (lit/text_checks.py VIEW_MAX_TOKENS) and `exbert-lit predict`, which prints every layer, keeps
+# this one.
 DEFAULT_MAX_TOKENS = 512
 
 
@@ -59,7 +62,7 @@ class HFLanguageModel(lit_model.BatchedModel):
   def __init__(self, name_or_path: str, *, name: Optional[str] = None, top_k: int = 10,
                batch_size: int = 8, compute_gradients: bool = True,
                has_head: Optional[bool] = None, dtype: torch.dtype = torch.float32,
-               max_tokens: int = DEFAULT_MAX_TOKENS, device: Optional[str] = None):
+               max_tokens: Optional[int] = None, device: Optional[str] = None):
     """Loads config, tokenizer and weights with `from_pretrained(name_or_path)`.
 
     Args:
@@ -71,7 +74,8 @@ class HFLanguageModel(lit_model.BatchedModel):
       compute_gradients: False drops the gradient fields (cheaper predictions; no salience).
       has_head: whether the weights carry an LM head; default: read from config.architectures.
       dtype: weights' dtype (float32: gradients and probabilities to 1e-4 need it on CPU).
-      max_tokens: longer inputs are truncated (also to the model's own, smaller, limit).
+      max_tokens: longer inputs are truncated (also to the model's own, smaller, limit); None
+        or 0: the model's own limit.
       device: where the forward passes run ("cpu" by default, "cuda", "cuda:1", ...); every
         output is returned on the CPU.
     """
@@ -106,9 +110,10 @@ class HFLanguageModel(lit_model.BatchedModel):
     self._projections = internals_lib.output_projections(
         self.model, self.model_type, self.num_layers)
     self.head_dim: int = internals_lib.projection_width(self._projections[0]) // self.num_heads
-    # The model's own limit (positions, tokenizer); inputs are cut to max_length, below it.
+    # The model's own limit (positions, tokenizer); inputs are cut to max_length, at most that.
     self.position_limit: int = max_input_length(self.tokenizer, self.config)
-    self.max_length: int = min(self.position_limit, int(max_tokens))
+    self.max_length: int = (min(self.position_limit, int(max_tokens)) if max_tokens
+                            else self.position_limit)
     self.codec = tokens_lib.TokenCodec(self.tokenizer, name=self.name, max_length=self.max_length,
                                        masked=not self.is_causal)
     self.mask_token: Optional[str] = self.codec.mask_token
@@ -140,7 +145,7 @@ class HFLanguageModel(lit_model.BatchedModel):
         "top_k": lit_types.Integer(default=10, min_val=1, max_val=100),
         "batch_size": lit_types.Integer(default=8, min_val=1, max_val=256),
         "compute_gradients": lit_types.Boolean(default=True),
-        "max_tokens": lit_types.Integer(default=DEFAULT_MAX_TOKENS, min_val=8, max_val=8192),
+        "max_tokens": lit_types.Integer(default=0, min_val=0, max_val=131072),   # 0: model's own
     }
 
   def description(self) -> str:

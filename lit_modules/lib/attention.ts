@@ -9,14 +9,17 @@
 /** `[T, T]`: rows = attending token (left), columns = attended token. */
 export type Matrix = number[][];
 
+/** Read-only rows: plain arrays or the typed rows packed attention decodes to. */
+export type Rows = ArrayLike<ArrayLike<number>>;
+
 /**
  * Mean over the selected heads (1-based; [] = all) of `[heads, T, T]`.
  * The mean of row-stochastic matrices is row-stochastic, so the aggregate
  * reads like a single head.
  */
-export function aggregateHeads(att: number[][][], heads: number[]): Matrix {
+export function aggregateHeads(att: ArrayLike<Rows>, heads: number[]): Float64Array[] {
   if (att.length === 0) return [];
-  const chosen = heads.length === 0 ? att.map((_, i) => i) :
+  const chosen = heads.length === 0 ? Array.from({length: att.length}, (_, i) => i) :
                                       heads.map(h => h - 1);
   for (const h of chosen) {
     if (h < 0 || h >= att.length) {
@@ -24,16 +27,17 @@ export function aggregateHeads(att: number[][][], heads: number[]): Matrix {
     }
   }
   const size = att[0].length;
-  const out: Matrix = Array.from(
-      {length: size}, () => new Array<number>(att[0][0]?.length ?? 0).fill(0));
-  for (const h of chosen) {
-    const m = att[h];
-    for (let i = 0; i < size; i++) {
-      for (let j = 0; j < m[i].length; j++) out[i][j] += m[i][j];
+  const width = att[0][0]?.length ?? 0;
+  // Typed rows and hoisted row lookups: a 1,024-token layer is 1M cells per head.
+  const out = Array.from({length: size}, () => new Float64Array(width));
+  const scale = 1 / chosen.length;
+  for (let i = 0; i < size; i++) {
+    const sum = out[i];
+    for (const h of chosen) {
+      const row = att[h][i];
+      for (let j = 0; j < row.length; j++) sum[j] += row[j];
     }
-  }
-  for (const row of out) {
-    for (let j = 0; j < row.length; j++) row[j] /= chosen.length;
+    for (let j = 0; j < width; j++) sum[j] *= scale;
   }
   return out;
 }
@@ -44,17 +48,17 @@ export function aggregateHeads(att: number[][][], heads: number[]): Matrix {
  * went to hidden tokens is shared out in proportion. Hidden rows and columns
  * become 0. A visible row whose visible weights are all 0 stays 0.
  */
-export function renormaliseRows(m: Matrix, visible: boolean[]): Matrix {
-  return m.map((row, i) => {
-    if (!visible[i]) return row.map(() => 0);
-    const kept = row.map((w, j) => (visible[j] ? w : 0));
+export function renormaliseRows(m: Rows, visible: boolean[]): Matrix {
+  return Array.from(m, (row, i) => {
+    if (!visible[i]) return new Array<number>(row.length).fill(0);
+    const kept = Array.from(row, (w, j) => (visible[j] ? w : 0));
     const total = kept.reduce((a, b) => a + b, 0);
     return total > 0 ? kept.map(w => w / total) : kept;
   });
 }
 
 /** True iff nothing above the diagonal exceeds tol (no attention forward). */
-export function isLowerTriangular(m: Matrix, tol = 1e-6): boolean {
+export function isLowerTriangular(m: Rows, tol = 1e-6): boolean {
   for (let i = 0; i < m.length; i++) {
     for (let j = i + 1; j < m[i].length; j++) {
       if (m[i][j] > tol) return false;
@@ -68,9 +72,9 @@ export function isLowerTriangular(m: Matrix, tol = 1e-6): boolean {
  * `[heads, T, T]`: every head lower-triangular. A one-token sentence says
  * nothing, so it counts as not causal.
  */
-export function isCausalAttention(att: number[][][], tol = 1e-6): boolean {
+export function isCausalAttention(att: ArrayLike<Rows>, tol = 1e-6): boolean {
   if (att.length === 0 || att[0].length < 2) return false;
-  return att.every(m => isLowerTriangular(m, tol));
+  return Array.from(att).every(m => isLowerTriangular(m, tol));
 }
 
 /** Which token the user points at, and in which column. */
@@ -111,4 +115,27 @@ export function edgesToDraw(
 export function futureTokens(numTokens: number, index: number|null): boolean[] {
   return Array.from(
       {length: numTokens}, (_, j) => index !== null && j > index);
+}
+
+/**
+ * Attention with the columns of `dropped` tokens (e.g. [CLS], [SEP], BOS)
+ * set to 0 and every row renormalised to sum to 1 over the rest: the
+ * attention a head pays to everything but the sinks. Unlike renormaliseRows
+ * the dropped tokens keep their rows (their own attention out is shown).
+ * A row with nothing left stays 0. Works on plain or typed rows.
+ */
+export function zeroColumns<R extends ArrayLike<number>>(
+    m: ArrayLike<R>, dropped: boolean[]): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < m.length; i++) {
+    const row = Float32Array.from(m[i]);
+    let total = 0;
+    for (let j = 0; j < row.length; j++) {
+      if (dropped[j]) row[j] = 0;
+      total += row[j];
+    }
+    if (total > 0) for (let j = 0; j < row.length; j++) row[j] /= total;
+    out.push(row);
+  }
+  return out;
 }

@@ -1,12 +1,12 @@
 import {strict as assert} from 'node:assert';
 import {describe, it} from 'node:test';
 
-import {aggregateHeads, edgesToDraw, futureTokens, isCausalAttention, isLowerTriangular, renormaliseRows} from './attention';
+import {aggregateHeads, edgesToDraw, futureTokens, isCausalAttention, isLowerTriangular, renormaliseRows, zeroColumns} from './attention';
 
-function close(actual: number[][], expected: number[][]) {
+function close(actual: number[][], expected: number[][], tol = 1e-9) {
   assert.equal(actual.length, expected.length);
   actual.forEach((row, i) => row.forEach((v, j) => {
-    assert.ok(Math.abs(v - expected[i][j]) < 1e-9, `[${i}][${j}] ${v} != ${expected[i][j]}`);
+    assert.ok(Math.abs(v - expected[i][j]) < tol, `[${i}][${j}] ${v} != ${expected[i][j]}`);
   }));
 }
 
@@ -103,5 +103,26 @@ describe('futureTokens', () => {
   it('greys tokens after the focus', () => {
     assert.deepEqual(futureTokens(4, 1), [false, false, true, true]);
     assert.deepEqual(futureTokens(3, null), [false, false, false]);
+  });
+});
+
+describe('zeroColumns (zero attention to specials, renormalise)', () => {
+  const m = [
+    [0.5, 0.25, 0.25],
+    [0.8, 0.1, 0.1],
+    [1, 0, 0],
+  ];
+  const cases: Array<[string, boolean[], number[][]]> = [
+    ['nothing dropped', [false, false, false], m],
+    ['first column dropped', [true, false, false], [[0, 0.5, 0.5], [0, 0.5, 0.5], [0, 0, 0]]],
+    ['last column dropped', [false, false, true], [[2 / 3, 1 / 3, 0], [0.8 / 0.9, 0.1 / 0.9, 0], [1, 0, 0]]],
+  ];
+  for (const [name, dropped, expected] of cases) {
+    it(name, () => close(zeroColumns(m, dropped).map(r => Array.from(r)), expected, 1e-6));  // float32 rows
+  }
+  it('keeps the rows of dropped tokens and sums rows to 1', () => {
+    const out = zeroColumns(m, [true, false, false]);
+    assert.equal(out.length, 3);
+    for (const row of out.slice(0, 2)) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6);
   });
 });

@@ -50,3 +50,39 @@ export function edgePath(from: number, to: number, layout: ColumnLayout):
       layout.leftX, rowCentre(from, layout), layout.rightX,
       rowCentre(to, layout));
 }
+
+/**
+ * Row under a y offset (from the top of the columns), or -1 above the first
+ * or below the last of `numRows` rows: the view's hit-test for hover and
+ * click, one division instead of an event listener per token.
+ */
+export function rowAt(y: number, layout: ColumnLayout, numRows: number): number {
+  const row = Math.floor((y - layout.top) / layout.rowHeight);
+  return row >= 0 && row < numRows ? row : -1;
+}
+
+/**
+ * The rows a scrolled window shows, [first, last] inclusive (partly visible
+ * rows count), for drawing only what is on screen. [0, -1] when none.
+ */
+export function visibleRows(
+    scrollTop: number, viewHeight: number, layout: ColumnLayout,
+    numRows: number): [number, number] {
+  if (numRows <= 0 || viewHeight <= 0) return [0, -1];
+  const first = Math.max(0, Math.floor((scrollTop - layout.top) / layout.rowHeight));
+  const last = Math.min(
+      numRows - 1, Math.floor((scrollTop + viewHeight - layout.top) / layout.rowHeight));
+  return first > last ? [0, -1] : [first, last];
+}
+
+/**
+ * Token index of each row (the inverse of rowIndices): tokens[rows] for
+ * drawing only rows first..last.
+ */
+export function tokensOfRows(rows: number[]): number[] {
+  const tokens: number[] = [];
+  rows.forEach((row, token) => {
+    if (row >= 0) tokens[row] = token;
+  });
+  return tokens;
+}

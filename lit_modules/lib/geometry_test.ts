@@ -1,7 +1,7 @@
 import {strict as assert} from 'node:assert';
 import {describe, it} from 'node:test';
 
-import {columnHeight, curvePath, edgePath, rowCentre, rowIndices} from './geometry';
+import {columnHeight, curvePath, edgePath, rowAt, rowCentre, rowIndices, tokensOfRows, visibleRows} from './geometry';
 
 const LAYOUT = {top: 10, rowHeight: 20, leftX: 100, rightX: 300};
 
@@ -30,5 +30,26 @@ describe('curves', () => {
     assert.equal(rowCentre(2, LAYOUT), 60);
     assert.equal(columnHeight(3, LAYOUT), 80);
     assert.equal(edgePath(0, 2, LAYOUT), 'M100,20 C200,20 200,60 300,60');
+  });
+});
+
+describe('hit-testing and scrolling', () => {
+  const cases: Array<[number, number]> = [[9, -1], [10, 0], [29.9, 0], [30, 1], [69, 2], [70, -1]];
+  for (const [y, row] of cases) {
+    it(`y=${y} is row ${row}`, () => assert.equal(rowAt(y, LAYOUT, 3), row));
+  }
+  const windows: Array<[number, number, number, [number, number]]> = [
+    [0, 45, 10, [0, 1]],
+    [30, 40, 10, [1, 3]],
+    [0, 1000, 3, [0, 2]],
+    [500, 40, 3, [0, -1]],
+    [0, 0, 3, [0, -1]],
+  ];
+  for (const [top, height, rows, expected] of windows) {
+    it(`window ${top}+${height} over ${rows} rows`, () =>
+      assert.deepEqual(visibleRows(top, height, LAYOUT, rows), expected));
+  }
+  it('inverts rowIndices', () => {
+    assert.deepEqual(tokensOfRows([-1, 0, 1, -1, 2]), [1, 2, 4]);
   });
 });
