@@ -42,6 +42,13 @@ def proxied_url(proxy_url: str, port: int) -> str:
   return proxy_url.replace("%PORT%", str(int(port)))
 
 
+def _js(value: str) -> str:
+  """A string as a JavaScript literal that is safe inside <script>: JSON with <, > and &
+  escaped, so no value can close the script element."""
+  return (json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
+          .replace("&", "\\u0026"))
+
+
 def frame_html(port: int, height: int, params: str = "", proxy_url: Optional[str] = None,
                open_in_new_tab: bool = False, element_id: Optional[str] = None) -> str:
   """The cell output: an iframe (or a link that opens a tab) whose URL a small script sets.
@@ -58,7 +65,7 @@ def frame_html(port: int, height: int, params: str = "", proxy_url: Optional[str
   """
   element_id = element_id or frame_id()
   base = proxied_url(proxy_url, port) if proxy_url is not None else "/"
-  values = {"ID": json.dumps(element_id), "URL": json.dumps(base + params),
+  values = {"ID": _js(element_id), "URL": _js(base + params),
             "PORT": "0" if proxy_url is not None else str(int(port))}
   script = """
 <script>
