@@ -23,7 +23,9 @@ the same style (DataFrames with an HTML display), once their analyses exist.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
 import pathlib
 import threading
@@ -53,6 +55,25 @@ _groups: dict[int, Any] = {}
 
 # --- models and stores ------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def quiet_libraries():
+  """Within: no LIT notes for its developers (absl's "Unable to infer init spec ...") and no
+  weight-loading progress bars in the cell, as `exbert-lit` shows them only with -v; the
+  user's settings are restored afterwards."""
+  import transformers  # pylint: disable=g-import-not-at-top
+  hf_logging = transformers.utils.logging
+  absl = logging.getLogger("absl")
+  level, bars = absl.level, hf_logging.is_progress_bar_enabled()
+  absl.setLevel(logging.ERROR)
+  hf_logging.disable_progress_bar()
+  try:
+    yield
+  finally:
+    absl.setLevel(level)
+    if bars:
+      hf_logging.enable_progress_bar()
+
+
 def load(model: Any) -> Any:
   """A loaded model: a name or path is loaded once per process (without gradients) and reused;
   a model object is returned as it is."""
@@ -62,7 +83,8 @@ def load(model: Any) -> Any:
   with _lock:
     if key not in _models:
       from exbert_lit.models import load_model  # pylint: disable=g-import-not-at-top
-      _models[key] = load_model(key, compute_gradients=False)
+      with quiet_libraries():
+        _models[key] = load_model(key, compute_gradients=False)
     return _models[key]
 
 

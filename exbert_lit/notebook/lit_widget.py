@@ -21,11 +21,12 @@ import html
 import json
 import os
 import random
+import warnings
 from typing import Any, Mapping, Optional, Sequence
 
-from exbert_lit import server as server_lib
 from exbert_lit.errors import ExbertError
 from exbert_lit.lit import layouts as layouts_lib
+from exbert_lit.notebook import api
 
 DEFAULT_HEIGHT = 1000
 # Both views above a small example table: fits a notebook cell's width.
@@ -108,6 +109,26 @@ def notebook_datasets(data: Any) -> Any:
   return out
 
 
+# LIT's notebook module imports tqdm.notebook, and shap (which LIT's server imports) tqdm.auto:
+# in a kernel without ipywidgets both warn "IProgress not found" in the cell, about progress
+# bars the widget does not use. So these two are imported with warnings off.
+
+def lit_notebook():
+  """LIT's notebook module (RenderConfig, is_colab)."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from lit_nlp import notebook  # pylint: disable=g-import-not-at-top
+  return notebook
+
+
+def server_lib():
+  """exbert_lit.server (make_app, ExbertServer)."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from exbert_lit import server  # pylint: disable=g-import-not-at-top
+  return server
+
+
 class ExbertWidget:
   """LIT with the exBERT views, served from this kernel and shown in cells (see module doc).
 
@@ -116,11 +137,11 @@ class ExbertWidget:
   """
 
   def __init__(self, app, *, height: int = DEFAULT_HEIGHT, proxy_url: Optional[str] = None,
-               host: str = server_lib.DEFAULT_HOST, port: int = 0):
+               host: str = "127.0.0.1", port: int = 0):
     self.app = app
     self._height = height
     self._proxy_url = proxy_url
-    self._server = server_lib.ExbertServer(app, host=host, port=port)
+    self._server = server_lib().ExbertServer(app, host=host, port=port)
     self.url = self._server.start()
 
   @property
@@ -144,8 +165,7 @@ class ExbertWidget:
             ui_params=None, data: Optional[Sequence[Mapping[str, Any]]] = None,
             proxy_url: Optional[str] = None) -> str:
     """The HTML `render` displays (see render for the arguments)."""
-    from lit_nlp import notebook as lit_notebook  # pylint: disable=g-import-not-at-top
-    params = ui_params or lit_notebook.RenderConfig()
+    params = ui_params or lit_notebook().RenderConfig()
     if data:
       params.datapoints = data
     proxy = proxy_url if proxy_url is not None else self._proxy_url
@@ -168,10 +188,10 @@ class ExbertWidget:
       proxy_url: this time only, instead of the widget's proxy_url.
     """
     from IPython import display  # pylint: disable=g-import-not-at-top
-    from lit_nlp import notebook as lit_notebook  # pylint: disable=g-import-not-at-top
-    if lit_notebook.is_colab:   # Colab serves kernel ports itself (as LIT's widget does there)
+    lit = lit_notebook()
+    if lit.is_colab:   # Colab serves kernel ports itself (as LIT's widget does there)
       from google.colab import output  # pylint: disable=g-import-not-at-top
-      params = ui_params or lit_notebook.RenderConfig()
+      params = ui_params or lit.RenderConfig()
       if data:
         params.datapoints = data
       show = output.serve_kernel_port_as_window if open_in_new_tab else \
@@ -212,7 +232,8 @@ def widget(models, corpora=None, data=None, *, height: int = DEFAULT_HEIGHT, ren
   if chosen not in offered:
     raise ExbertError(f"layout {chosen!r} is not one of {', '.join(offered)}")
   lit_flags["default_layout"] = chosen
-  app = server_lib.make_app(models, notebook_datasets(data), corpora, **lit_flags)
+  with api.quiet_libraries():
+    app = server_lib().make_app(models, notebook_datasets(data), corpora, **lit_flags)
   shown = ExbertWidget(app, height=height, proxy_url=proxy_url, port=port)
   if render:
     shown.render()
