@@ -19,6 +19,7 @@ _LAZY = {
     "search": "exbert_lit.notebook.api",
     "attention": "exbert_lit.notebook.api",
     "attention_kinds": "exbert_lit.notebook.api",
+    "load": "exbert_lit.notebook.api",
     "SearchResult": "exbert_lit.notebook.api",
     "Attention": "exbert_lit.notebook.api",
 }

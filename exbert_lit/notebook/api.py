@@ -171,7 +171,7 @@ class SearchResult(NamedTuple):
 
   def describe(self) -> str:
     q = self.query
-    heads = "all heads" if q["heads"] is None else "heads " + ",".join(map(str, q["heads"]))
+    heads = "all heads" if q["heads"] is None else _heads_text(tuple(q["heads"]))
     centre = "; histograms of the following token" if q["centre"] == "next" else ""
     return (f"{q['kind']} search at layer {q['layer']} ({heads}), k={q['k']}, for "
             f"{q['token']!r} (position {q['position']}) in {q['text']!r}: "
