@@ -105,12 +105,12 @@ def proxy():
 
 # --- JupyterLab with the widget notebook -----------------------------------------------------------
 
-def widget_notebook(model_dir, store, proxy_port: int) -> dict:
+def widget_notebook(name: str, model_dir, store, proxy_port: int) -> dict:
   import nbformat
   setup = (
       "import exbert_lit.notebook\n"
-      f"w = exbert_lit.notebook.widget(models={{'bert': {str(model_dir)!r}}},\n"
-      f"                               corpora={{'bert': {str(store)!r}}},\n"
+      f"w = exbert_lit.notebook.widget(models={{{name!r}: {str(model_dir)!r}}},\n"
+      f"                               corpora={{'brown': {str(store)!r}}},\n"
       f"                               data={{'sentences': {SENTENCES!r}}}, height=760,\n"
       "                               render=False)\n"
       f"w.render(data=[{{'text': {SHOWN!r}}}])")
@@ -128,10 +128,12 @@ def jupyter(tiny_bert_dir, tmp_path_factory, proxy):
   import nbformat
   root = tmp_path_factory.mktemp("jupyter")
   model, store = os.environ.get("EXBERT_NOTEBOOK_MODEL"), os.environ.get("EXBERT_NOTEBOOK_STORE")
+  name = pathlib.Path(model or "").name
   if not (model and store):
-    model = tiny_bert_dir
+    name, model = "bert", tiny_bert_dir
     store = tiny_models.build_corpus_stores(root, SENTENCES, {"bert": model})["bert_corpus"]
-  nbformat.write(nbformat.from_dict(widget_notebook(model, store, proxy.server_address[1])),
+  nbformat.write(nbformat.from_dict(widget_notebook(name, model, store,
+                                                    proxy.server_address[1])),
                  str(root / "widget.ipynb"))
   port, token = free_port(), secrets.token_hex(16)
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -208,6 +210,9 @@ def test_widget_in_jupyterlab_draws_the_views_directly_and_behind_a_proxy(jupyte
       # Clicking a token runs a corpus search over the store the widget was given.
       attention.locator("g.token.left[data-index='2']").click()
       inside.locator("exbert-corpus-module tr.match").first.wait_for(timeout=VIEW_TIMEOUT_MS)
+    # The cells show the views and nothing else: no warnings, logs or progress bars.
+    stderr = page.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+    assert not stderr, stderr
     src = [frames.nth(i).get_attribute("src") for i in range(2)]
     port = int(re.match(r"http://127\.0\.0\.1:(\d+)/\?", src[0]).group(1))
     assert src[1].startswith(f"http://127.0.0.1:{proxy.server_address[1]}/proxy/{port}/?")

@@ -29,6 +29,7 @@ import logging
 import os
 import pathlib
 import threading
+import warnings
 from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
@@ -57,21 +58,24 @@ _groups: dict[int, Any] = {}
 
 @contextlib.contextmanager
 def quiet_libraries():
-  """Within: no LIT notes for its developers (absl's "Unable to infer init spec ...") and no
-  weight-loading progress bars in the cell, as `exbert-lit` shows them only with -v; the
-  user's settings are restored afterwards."""
-  import transformers  # pylint: disable=g-import-not-at-top
-  hf_logging = transformers.utils.logging
-  absl = logging.getLogger("absl")
-  level, bars = absl.level, hf_logging.is_progress_bar_enabled()
-  absl.setLevel(logging.ERROR)
-  hf_logging.disable_progress_bar()
-  try:
-    yield
-  finally:
-    absl.setLevel(level)
-    if bars:
-      hf_logging.enable_progress_bar()
+  """Within: no LIT notes for its developers (absl's "Unable to infer init spec ..."), no
+  weight-loading progress bars and no tqdm "IProgress not found" warning (a kernel without
+  ipywidgets) in the cell, as `exbert-lit` shows them only with -v; the user's settings are
+  restored afterwards."""
+  with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", module="tqdm")
+    import transformers  # pylint: disable=g-import-not-at-top
+    hf_logging = transformers.utils.logging
+    absl = logging.getLogger("absl")
+    level, bars = absl.level, hf_logging.is_progress_bar_enabled()
+    absl.setLevel(logging.ERROR)
+    hf_logging.disable_progress_bar()
+    try:
+      yield
+    finally:
+      absl.setLevel(level)
+      if bars:
+        hf_logging.enable_progress_bar()
 
 
 def load(model: Any) -> Any:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import random
 import warnings
@@ -141,6 +142,9 @@ class ExbertWidget:
     self.app = app
     self._height = height
     self._proxy_url = proxy_url
+    # werkzeug logs every request at INFO; in a kernel that line lands in whichever cell runs
+    # next (LIT configures the root logger for INFO). Its warnings and errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     self._server = server_lib().ExbertServer(app, host=host, port=port)
     self.url = self._server.start()
 
