@@ -214,6 +214,52 @@ def test_attention_kinds_follow_the_model_groups_fields(tiny_bert_dir, monkeypat
                           "it offers weights")
 
 
+class MeasureModel:
+  """A LIT model whose group offers only a one-matrix measure per layer ([1, T, T]), as
+  `_NAME_measures` serves rollout: the attention API must read it from the group's specs."""
+  name, num_layers, num_heads = "measured", 2, 4
+
+  def __new__(cls):
+    from lit_nlp.api import model as lit_model
+    from lit_nlp.api import types as lit_types
+
+    class _Model(lit_model.Model):
+      name, num_layers, num_heads = cls.name, cls.num_layers, cls.num_heads
+
+      def input_spec(self):
+        return {"text": lit_types.TextSegment()}
+
+      def output_spec(self):
+        return {"tokens": lit_types.Tokens(),
+                **{f"layer_{l}/rollout": lit_types.AttentionHeads(align_in="tokens",
+                                                                  align_out="tokens")
+                   for l in (1, 2)}}
+
+      def predict(self, inputs, **unused):
+        for ex in inputs:
+          tokens = ex["text"].split()
+          t = len(tokens)
+          matrix = np.tril(np.ones((t, t), dtype=np.float32)) / np.arange(1, t + 1)[:, None]
+          yield {"tokens": tokens, **{f"layer_{l}/rollout": matrix[None] * l for l in (1, 2)}}
+
+    return _Model()
+
+
+def test_attention_reads_a_measure_the_group_declares(monkeypatch):
+  monkeypatch.setitem(api.ATTENTION_KINDS, "rollout", "rollout")
+  model = MeasureModel()
+  assert exbert_lit.attention_kinds(model) == ["rollout"]
+  att = exbert_lit.attention(model, "a b c", 2, kind="rollout")
+  assert att.heads == () and att.shape == (1, 3, 3) and att.tokens == ["a", "b", "c"]
+  np.testing.assert_allclose(att.values[0, 2], [2 / 3, 2 / 3, 2 / 3])
+  assert "one matrix for all heads" in repr(att)
+  with pytest.raises(ExbertError, match="'rollout' is one matrix for all heads: leave out heads"):
+    exbert_lit.attention(model, "a b c", "2-1", kind="rollout")
+  with pytest.raises(ExbertError, match="does not offer attention kind 'weights' at layer 1: "
+                     "it offers rollout"):
+    exbert_lit.attention(model, "a b c", 1)
+
+
 @pytest.mark.parametrize("layer,heads,message", [
     (3, None, "layer 3 is out of range: this model has layers 1..2"),
     (0, None, "layer 0 (input embeddings) has no attention"),

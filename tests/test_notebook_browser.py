@@ -219,8 +219,9 @@ def test_widget_in_jupyterlab_draws_the_views_directly_and_behind_a_proxy(jupyte
     assert "data0_text=" in src[0] and "data0_text=" in src[1]
     # Behind the proxy: the page, the bundle, its fonts and every LIT call went through it.
     served = {re.sub(r"\?.*$", "", p.split(f"/proxy/{port}", 1)[1]) for p in proxy.paths}
+    # (/push_ui_state: the UI reports its selection to the kernel, LitWidget's `ui_state`.)
     assert {"/", "/main.js", "/static/fonts/fonts.css", "/get_info", "/get_preds",
-            "/get_interpretations"} <= served, sorted(served)
+            "/get_interpretations", "/push_ui_state"} <= served, sorted(served)
     assert any(p.endswith(".woff2") for p in served), sorted(served)
     # Nothing came from the internet: JupyterLab, the widget, the proxy, all on this machine.
     assert all(h.startswith("http://127.0.0.1:") or not h.startswith("http") for h in hosts), hosts

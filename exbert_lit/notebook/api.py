@@ -40,7 +40,7 @@ from exbert_lit.models import fields as fields_lib
 from exbert_lit.notebook import html_table
 
 # What `attention(kind=...)` can name, and the per-layer output field (docs/FIELDS.md) holding it:
-# [H, T, T], or [T, T] for a measure over all heads. A kind is offered for a model when one
+# [H, T, T], or [1, T, T] (or [T, T]) for a measure over all heads. A kind is offered for a model when one
 # member of its LIT model group declares that field (lit/model_group.py); measures added to
 # models/fields.py (value-weighted attention, rollout) become kinds by adding their row here.
 ATTENTION_KINDS: dict[str, str] = {
@@ -415,10 +415,13 @@ def attention(model: Any, text: str, layer: Union[int, str], kind: str = "weight
   (output,) = member.predict([{"text": _check_text(lm, text)}])
   values = np.asarray(output[fields_lib.layer_field(selection.layer, ATTENTION_KINDS[kind])],
                       dtype=np.float32)
-  if values.ndim == 2:   # a measure over all heads, [T, T]
+  if values.ndim == 2:
+    values = values[None]
+  # One matrix where the model has several heads ([1, T, T], as rollout): a measure over all.
+  if values.shape[0] == 1 and num_heads != 1:
     if selection.heads is not None:
       raise ExbertError(f"attention kind {kind!r} is one matrix for all heads: leave out heads")
-    values, chosen = values[None], ()
+    chosen = ()
   else:
     chosen = selection.heads or tuple(range(1, values.shape[0] + 1))
     values = values[np.asarray(chosen) - 1]
