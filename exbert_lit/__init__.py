@@ -10,8 +10,8 @@ _LAZY = {
     # arrays with token labels, and an HTML table in a cell. `heads` (head profiles from a store)
     # and `probe` are to join them here when their analyses exist.
     "search": ("exbert_lit.notebook.api", "search"),
-    "attention": ("exbert_lit.notebook.api", "attention"),
-    "attention_kinds": ("exbert_lit.notebook.api", "attention_kinds"),
+    "attention": ("exbert_lit.notebook.attention_result", "attention"),
+    "attention_kinds": ("exbert_lit.notebook.attention_result", "attention_kinds"),
 }
 
 

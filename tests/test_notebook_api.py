@@ -19,6 +19,7 @@ import exbert_lit
 import tiny_models
 from exbert_lit.errors import ExbertError
 from exbert_lit.notebook import api
+from exbert_lit.notebook import attention_result
 from exbert_lit.notebook import html_table
 from exbert_lit.notebook import lit_widget
 
@@ -206,7 +207,7 @@ def test_attention_kinds_follow_the_model_groups_fields(tiny_bert_dir, monkeypat
     exbert_lit.attention(path, TEXT, 1, kind="value-weighted")
   assert str(e.value) == "attention kind must be one of weights; got \"value-weighted\""
   # A kind known here but not declared by any member of the model's group is refused by name.
-  monkeypatch.setitem(api.ATTENTION_KINDS, "rollout", "rollout")
+  monkeypatch.setitem(attention_result.ATTENTION_KINDS, "rollout", "rollout")
   assert exbert_lit.attention_kinds(path) == ["weights"]
   with pytest.raises(ExbertError) as e:
     exbert_lit.attention(path, TEXT, 1, kind="rollout")
@@ -246,7 +247,7 @@ class MeasureModel:
 
 
 def test_attention_reads_a_measure_the_group_declares(monkeypatch):
-  monkeypatch.setitem(api.ATTENTION_KINDS, "rollout", "rollout")
+  monkeypatch.setitem(attention_result.ATTENTION_KINDS, "rollout", "rollout")
   model = MeasureModel()
   assert exbert_lit.attention_kinds(model) == ["rollout"]
   att = exbert_lit.attention(model, "a b c", 2, kind="rollout")

@@ -13,7 +13,6 @@ same test on them.
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import pathlib
 import re
@@ -103,7 +102,7 @@ def proxy():
   server.server_close()
 
 
-# --- JupyterLab with the widget notebook -----------------------------------------------------------
+# --- JupyterLab with the widget notebook ----------------------------------------------------
 
 def widget_notebook(name: str, model_dir, store, proxy_port: int) -> dict:
   import nbformat
@@ -191,11 +190,8 @@ def test_widget_in_jupyterlab_draws_the_views_directly_and_behind_a_proxy(jupyte
   try:
     page.goto(f"{jupyter['base']}/lab/tree/widget.ipynb?token={jupyter['token']}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=VIEW_TIMEOUT_MS)
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                           timeout=VIEW_TIMEOUT_MS)
+    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext"
+                           "?.session?.kernel", timeout=VIEW_TIMEOUT_MS)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
     frames = page.locator("iframe.exbert-lit-frame")

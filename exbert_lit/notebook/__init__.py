@@ -5,8 +5,9 @@
                                    data={"mine": ["The cat sat on the mat."]})
 
   lit_widget.py  `widget(...)`: LIT's notebook widget with our server, client bundle and layouts
-  api.py         `search(...)`, `attention(...)` (also `exbert_lit.search`, `exbert_lit.attention`):
-                 DataFrames and arrays with token labels, no server
+  api.py         `search(...)` (also `exbert_lit.search`): matches and histograms as DataFrames,
+                 no server; loading models once per process
+  attention_result.py  `attention(...)` (also `exbert_lit.attention`): an array with token labels
   html_table.py  the compact, escaped HTML tables the results show in a cell
 
 Exports are lazy (PEP 562): importing this package loads neither torch nor LIT.
@@ -17,11 +18,11 @@ _LAZY = {
     "widget": "exbert_lit.notebook.lit_widget",
     "ExbertWidget": "exbert_lit.notebook.lit_widget",
     "search": "exbert_lit.notebook.api",
-    "attention": "exbert_lit.notebook.api",
-    "attention_kinds": "exbert_lit.notebook.api",
+    "attention": "exbert_lit.notebook.attention_result",
+    "attention_kinds": "exbert_lit.notebook.attention_result",
     "load": "exbert_lit.notebook.api",
     "SearchResult": "exbert_lit.notebook.api",
-    "Attention": "exbert_lit.notebook.api",
+    "Attention": "exbert_lit.notebook.attention_result",
 }
 
 

@@ -1,13 +1,10 @@
-"""exBERT for analysis cells: corpus search and attention as pandas and numpy, no server.
+"""exBERT for analysis cells: corpus search as pandas DataFrames, no server.
 
     import exbert_lit
-    hits = exbert_lit.search("runs/brown-minilm", "The girl ran to a local pub to [MASK] the din.",
+    hits = exbert_lit.search("runs/brown-minilm", "The girl ran to a pub to [MASK] the din.",
                              "[MASK]", layer=6, kind="context", heads="1,3,9", k=50)
-    hits.matches          # DataFrame, one row per corpus match: score, token, its labels, sentence
-    hits.histograms       # DataFrame: summary ("0", "-1", "+1", "max_att"), field, label, count, share
-    att = exbert_lit.attention("minilm", "The cat sat on the mat.", layer="3-[1,2]")
-    att.values            # float32 [heads, T, T]: att.values[h, i, j] = weight of token i on token j
-    att.tokens            # the T word-pieces labelling both axes; att.frame() is the labelled mean
+    hits.matches      # one row per corpus match: score, token, its labels, sentence
+    hits.histograms   # summary ("0", "-1", "+1", "max_att"), field, label, count, share
 
 Numbering as everywhere (exbert_lit/notation.py): layers 1..L (0 = input embeddings, embedding
 search only), heads 1..H, token positions 0-based word-pieces with specials. `layer` takes the
@@ -18,34 +15,26 @@ before a model loads; mistakes raise `ExbertError` with one line.
 Models named by a string ("minilm", a path) are loaded once per process and reused (without
 gradients). Results show as compact, escaped HTML tables in a notebook (`_repr_html_`).
 
-Head profiles (`exbert_lit.heads`) and probes (`exbert_lit.probe`) belong beside these two, in
-the same style (DataFrames with an HTML display), once their analyses exist.
+Also here: what the notebook results share (loading models once, the model group, the checks
+of text, word and layer). Attention is in attention_result.py. Head profiles
+(`exbert_lit.heads`) and probes (`exbert_lit.probe`) belong beside these two, in the same style
+(DataFrames with an HTML display), once their analyses exist.
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import pathlib
 import threading
 import warnings
-from typing import Any, NamedTuple, Optional, Sequence, Union
+from typing import Any, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from exbert_lit import notation
 from exbert_lit.errors import ExbertError
-from exbert_lit.models import fields as fields_lib
 from exbert_lit.notebook import html_table
-
-# What `attention(kind=...)` can name, and the per-layer output field (docs/FIELDS.md) holding it:
-# [H, T, T], or [1, T, T] (or [T, T]) for a measure over all heads. A kind is offered for a model when one
-# member of its LIT model group declares that field (lit/model_group.py); measures added to
-# models/fields.py (value-weighted attention, rollout) become kinds by adding their row here.
-ATTENTION_KINDS: dict[str, str] = {
-    "weights": fields_lib.ATTENTION,
-}
 
 _LABELS = ("pos", "tag", "dep", "ent", "lemma")
 _SUMMARY_FIELDS = ("pos", "dep", "ent")
@@ -104,24 +93,24 @@ def open_index(index: Any) -> Any:
   return CorpusIndex.open(path)
 
 
-def _group(model: Any):
+def model_group_of(model: Any):
   """The LIT model group of a loaded model (`NAME`, `_NAME_internals`, ...), made once."""
   from exbert_lit.lit import model_group  # pylint: disable=g-import-not-at-top
   with _lock:
     if id(model) not in _groups:
-      _groups[id(model)] = (model, model_group.model_group(_name(model), model))
+      _groups[id(model)] = (model, model_group.model_group(model_name(model), model))
     return _groups[id(model)][1]
 
 
-def _name(model: Any) -> str:
+def model_name(model: Any) -> str:
   return str(getattr(model, "name", None) or type(model).__name__)
 
 
-def _check_text(model: Any, text: Any) -> str:
+def check_text(model: Any, text: Any) -> str:
   from exbert_lit.lit import text_checks  # pylint: disable=g-import-not-at-top
   if not isinstance(text, str):
     raise ExbertError(f"text must be a string (a sentence), not {type(text).__name__}")
-  text_checks.check_examples(model, [{"text": text}], _name(model), refuse_long=True)
+  text_checks.check_examples(model, [{"text": text}], model_name(model), refuse_long=True)
   return text
 
 
@@ -139,7 +128,7 @@ def _position(internals, word: Union[str, int], occurrence: int = 1) -> int:
   return positions.word_position(internals, word.strip(), occurrence)
 
 
-def _selection(layer: Any, heads: Any) -> notation.Selection:
+def selection_of(layer: Any, heads: Any) -> notation.Selection:
   """`layer` in the notation ("5-3", 4) and `heads` ("1,3", [1, 3]): given once."""
   selection = notation.parse_selection(layer)
   if heads is not None and not notation.is_unset(heads):
@@ -175,7 +164,7 @@ class SearchResult(NamedTuple):
 
   def describe(self) -> str:
     q = self.query
-    heads = "all heads" if q["heads"] is None else _heads_text(tuple(q["heads"]))
+    heads = "all heads" if q["heads"] is None else heads_text(tuple(q["heads"]))
     centre = "; histograms of the following token" if q["centre"] == "next" else ""
     return (f"{q['kind']} search at layer {q['layer']} ({heads}), k={q['k']}, for "
             f"{q['token']!r} (position {q['position']}) in {q['text']!r}: "
@@ -220,7 +209,7 @@ def search(index: Any, text: str, word: Union[str, int], layer: Union[int, str],
   """
   from exbert_lit.corpus import search as search_lib  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
-  selection = _selection(layer, heads)
+  selection = selection_of(layer, heads)
   k = notation.parse_k(k)
   offsets = notation.parse_offsets(offsets)
   if kind not in notation.KINDS:
@@ -231,13 +220,13 @@ def search(index: Any, text: str, word: Union[str, int], layer: Union[int, str],
   chosen = search_lib.check_heads(selection.heads, corpus.num_heads)
   lm = load(model if model is not None else corpus.model_name)
   store.check_model(corpus.manifest, lm)
-  (internals,) = lm.internals([_check_text(lm, text)])
+  (internals,) = lm.internals([check_text(lm, text)])
   position = _position(internals, word, occurrence)
   vector = search_lib.vector_of(internals, kind, selection.layer, position)
   raw = corpus.search(vector, layer=selection.layer, kind=kind, heads=chosen, k=k,
                       offsets=offsets)
   query = dict(raw["query"], text=text, position=position, token=internals.tokens[position],
-               model=_name(lm), store=str(corpus.directory))
+               model=model_name(lm), store=str(corpus.directory))
   return SearchResult(matches_frame(raw), histograms_frame(raw), query, raw)
 
 
@@ -286,144 +275,9 @@ def histograms_frame(result: dict):
   return pd.DataFrame(rows, columns=["summary", "field", "label", "count", "share"])
 
 
-# --- attention --------------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Attention:
-  """One layer's attention of one sentence, with its token labels.
-
-  `np.asarray(att)` and `att[h]` read `values`; `att.mean()` averages the heads; `att.frame()`
-  labels rows (attending token) and columns (attended token) with "position:piece".
-  """
-  values: np.ndarray        # float32 [heads, T, T]; values[h, i, j] = weight of token i on j
-  tokens: list              # the T word-pieces, specials included
-  layer: int                # 1..L
-  heads: tuple              # 1-based heads along values' first axis ((), for a measure over all)
-  kind: str                 # one of ATTENTION_KINDS
-  model: str
-
-  def __array__(self, dtype=None, copy=None):
-    return np.asarray(self.values, dtype=dtype)
-
-  def __getitem__(self, item):
-    return self.values[item]
-
-  def __len__(self) -> int:
-    return len(self.values)
-
-  @property
-  def shape(self) -> tuple:
-    return self.values.shape
-
-  def labels(self) -> list[str]:
-    """Unique axis labels, "0:[CLS]", "1:the", ... (a piece can occur twice in a sentence)."""
-    return [f"{i}:{t}" for i, t in enumerate(self.tokens)]
-
-  def mean(self) -> np.ndarray:
-    """[T, T] the average over the heads (what the attention view draws for a head set)."""
-    return self.values.mean(axis=0)
-
-  def frame(self, head: Optional[int] = None):
-    """A [T, T] DataFrame labelled by tokens: one head (1-based, as numbered in `heads`) or the
-    mean over the heads."""
-    import pandas as pd  # pylint: disable=g-import-not-at-top
-    if head is None:
-      matrix = self.mean()
-    else:
-      if head not in self.heads:
-        raise ExbertError(f"head {head} is not in this result: it has heads "
-                          f"{','.join(map(str, self.heads)) or 'none (a measure over all)'}")
-      matrix = self.values[self.heads.index(head)]
-    return pd.DataFrame(matrix, index=self.labels(), columns=self.labels())
-
-  def top(self, n: int = 3) -> list[list[tuple[int, float]]]:
-    """Per attending token, the `n` most attended positions with their mean weights."""
-    mean = self.mean()
-    order = np.argsort(-mean, axis=1, kind="stable")[:, :n]
-    return [[(int(j), float(mean[i, j])) for j in row] for i, row in enumerate(order)]
-
-  def describe(self) -> str:
-    return (f"{self.model}: attention {self.kind} at layer {self.layer} "
-            f"({_heads_text(self.heads)}), {len(self.tokens)} tokens, values "
-            f"{list(self.values.shape)}")
-
-  def __repr__(self) -> str:
-    return f"<exbert_lit.Attention {self.describe()}>"
-
-  def _repr_html_(self) -> str:
-    rows = []
-    for i, best in enumerate(self.top(3)):
-      rows.append([f"{i}: {self.tokens[i]}"] + [f"{self.tokens[j]} ({j}) {w:.2f}" for j, w in best])
-    return html_table.table(["token", "attends most to", "2nd", "3rd"], rows,
-                            caption=self.describe() + "; mean over the heads", max_rows=40)
-
-
-def _heads_text(heads: tuple) -> str:
+def heads_text(heads: tuple) -> str:
   if not heads:
     return "one matrix for all heads"
   if heads == tuple(range(heads[0], heads[0] + len(heads))) and len(heads) > 2:
     return f"heads {heads[0]}..{heads[-1]}"
   return "head " + str(heads[0]) if len(heads) == 1 else "heads " + ",".join(map(str, heads))
-
-
-def attention_kinds(model: Any, layer: int = 1) -> list[str]:
-  """The kinds of `attention(kind=...)` this model offers (by its LIT model group's fields)."""
-  return [kind for kind in ATTENTION_KINDS if _member_for(_group(load(model)), kind, layer)]
-
-
-def _member_for(group, kind: str, layer: int):
-  """The group member declaring the kind's field at `layer`: a `_`-prefixed (gradient-free)
-  member before the served model."""
-  field = fields_lib.layer_field(layer, ATTENTION_KINDS[kind])
-  members = sorted(group.models().items(), key=lambda item: not item[0].startswith("_"))
-  for _, member in members:
-    if field in member.output_spec():
-      return member
-  return None
-
-
-def attention(model: Any, text: str, layer: Union[int, str], kind: str = "weights",
-              heads: Any = None) -> Attention:
-  """One layer's attention of `text`, labelled by its word-pieces.
-
-  Args:
-    model: a name ("minilm", "smollm2", a path) or a loaded model.
-    text: the sentence.
-    layer: 1..L, optionally with heads in the paper's notation ("5-3", "4-[1,3,9]").
-    kind: "weights" (softmax attention) or another kind the model offers (attention_kinds).
-    heads: 1-based heads to keep ("1,3", [1, 3]); default all, unless `layer` names them.
-  Returns: Attention with values [heads, T, T] ([1, T, T] for a measure over all heads).
-  """
-  selection = _selection(layer, heads)
-  if kind not in ATTENTION_KINDS:
-    raise ExbertError(f"attention kind must be one of {', '.join(ATTENTION_KINDS)}; "
-                      f"got {notation.show(kind)}")
-  lm = load(model)
-  num_layers = getattr(lm, "num_layers", None)
-  num_heads = getattr(lm, "num_heads", None)
-  if isinstance(num_layers, int):
-    notation.check_layer(selection.layer, num_layers)
-  if selection.layer == 0:
-    raise ExbertError("layer 0 (input embeddings) has no attention: use layers 1..L")
-  if isinstance(num_heads, int):
-    notation.check_heads(selection.heads, num_heads)
-  member = _member_for(_group(lm), kind, selection.layer)
-  if member is None:
-    offered = [k for k in ATTENTION_KINDS if _member_for(_group(lm), k, selection.layer)]
-    raise ExbertError(f"model {_name(lm)!r} does not offer attention kind {kind!r} at layer "
-                      f"{selection.layer}: it offers {', '.join(offered) or 'none'}")
-  (output,) = member.predict([{"text": _check_text(lm, text)}])
-  values = np.asarray(output[fields_lib.layer_field(selection.layer, ATTENTION_KINDS[kind])],
-                      dtype=np.float32)
-  if values.ndim == 2:
-    values = values[None]
-  # One matrix where the model has several heads ([1, T, T], as rollout): a measure over all.
-  if values.shape[0] == 1 and num_heads != 1:
-    if selection.heads is not None:
-      raise ExbertError(f"attention kind {kind!r} is one matrix for all heads: leave out heads")
-    chosen = ()
-  else:
-    chosen = selection.heads or tuple(range(1, values.shape[0] + 1))
-    values = values[np.asarray(chosen) - 1]
-  return Attention(values=values, tokens=list(output["tokens"]), layer=selection.layer,
-                   heads=tuple(chosen), kind=kind, model=_name(lm))

@@ -72,7 +72,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
   table_style, th_style, td_style = _STYLE
   out = [f'<table class="exbert-table" style="{table_style}">']
   if caption:
-    out.append(f'<caption style="text-align:left;font-weight:bold">{escape(caption, 400)}</caption>')
+    out.append('<caption style="text-align:left;font-weight:bold">'
+               f'{escape(caption, 400)}</caption>')
   out.append("<thead><tr>" + "".join(f'<th style="{th_style}">{escape(c)}</th>' for c in columns)
              + "</tr></thead><tbody>")
   shown = 0
@@ -94,4 +95,5 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
 def block(*parts: str) -> str:
   """Tables side by side where there is room (flex-wrap), as one output."""
   inner = "".join(f'<div style="margin-right:16px">{p}</div>' for p in parts)
-  return f'<div class="exbert-result" style="display:flex;flex-wrap:wrap;align-items:flex-start">{inner}</div>'
+  return ('<div class="exbert-result" style="display:flex;flex-wrap:wrap;'
+          f'align-items:flex-start">{inner}</div>')
