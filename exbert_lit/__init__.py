@@ -6,6 +6,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "make_server": ("exbert_lit.server", "make_server"),
     "make_app": ("exbert_lit.server", "make_app"),
+    # Plain-Python results for notebooks and scripts (exbert_lit/notebook/api.py): DataFrames and
+    # arrays with token labels, and an HTML table in a cell. `heads` (head profiles from a store)
+    # and `probe` are to join them here when their analyses exist.
+    "search": ("exbert_lit.notebook.api", "search"),
+    "attention": ("exbert_lit.notebook.attention_result", "attention"),
+    "attention_kinds": ("exbert_lit.notebook.attention_result", "attention_kinds"),
 }
 
 

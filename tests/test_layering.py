@@ -1,6 +1,7 @@
 """The package's layers, enforced over its imports: a lower layer never imports a higher one.
 
-    errors, notation, cache -> models -> corpus -> analysis -> lit -> server -> cli/commands -> bench
+    errors, notation, cache -> models -> corpus -> analysis -> lit -> server -> notebook
+      -> cli/commands -> bench
 
 Every import in every module of exbert_lit/ counts, at the top or inside a function (a lazy
 import is still a dependency). The lowest layer is standard library only. A new top-level module
@@ -25,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("analysis",),
     ("lit",),
     ("server",),
+    ("notebook",),   # the widget (on the server) and the plain-Python API for notebooks
     ("cli", "commands", "__main__"),
     ("bench",),
 ]
