@@ -201,3 +201,24 @@ def test_cache_round_trip_and_cli(tiny_stores, tmp_path, monkeypatch, capsys):
                                              "base", "lift", "count", "sources"}
   assert cli.main(["heads", "--index", store_dir, "--label", "dep=nosuch"]) == 2
   assert "no token of this store has dep = nosuch" in capsys.readouterr().err
+
+
+def test_head_grid_interpreter(tiny_stores, tmp_path, monkeypatch):
+  from exbert_lit.lit import corpus_search
+  from exbert_lit.lit import head_grid
+  monkeypatch.setenv("EXBERT_LIT_CACHE", str(tmp_path))
+  index, lm = tiny_stores["gpt2"]
+  other, bert = tiny_stores["bert"]
+  interp = head_grid.HeadGrid(corpus_search.CorpusSearch({"g": index, "b": other}), warm=False)
+  assert interp.is_compatible(lm, None)
+  (grid,) = interp.run([], lm, None, None, {"field": "offset"})
+  assert grid["corpus"] == "g" and grid["field"] == "offset" and grid["by"] == "attended"
+  assert np.asarray(grid["counts"]).shape == (index.num_layers, index.num_heads,
+                                              len(grid["labels"]))
+  assert grid["skip_first"] is True            # a causal model's first token is its sink
+  (bert_grid,) = interp.run([{"text": "x"}], bert, None, None, {"by": "attending"})
+  assert bert_grid["corpus"] == "b" and bert_grid["field"] == "dep"
+  with pytest.raises(ValueError, match="offset describes the attended token"):
+    interp.run([], lm, None, None, {"field": "offset", "by": "attending"})
+  with pytest.raises(ValueError, match="field must be one of"):
+    interp.run([], lm, None, None, {"field": "lemma"})

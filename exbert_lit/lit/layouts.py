@@ -13,6 +13,8 @@ modules = layout.LitModuleName
 ATTENTION_MODULE = "exbert-attention-module"
 CORPUS_MODULE = "exbert-corpus-module"
 EXBERT_MODULES = (ATTENTION_MODULE, CORPUS_MODULE)
+# Corpus-wide views (helper `heads`): the head grid, in its own tab below the two views.
+HEAD_GRID_MODULE = "exbert-head-grid-module"
 
 DEFAULT_LAYOUT_NAME = "exbert"
 
@@ -34,7 +36,8 @@ def _exbert_layout(with_views: bool) -> layout.LitCanonicalLayout:
   return layout.LitCanonicalLayout(
       left=data,
       upper={"exBERT": views},
-      lower=dict(_EXPLANATIONS),
+      lower=({"Heads": [HEAD_GRID_MODULE], **_EXPLANATIONS} if with_views
+             else dict(_EXPLANATIONS)),
       layoutSettings=layout.LayoutSettings(leftWidth=35, mainHeight=55),
       description=(
           "exBERT: attention between tokens (select a layer and heads, hover or click a token) "
