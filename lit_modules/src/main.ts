@@ -9,6 +9,7 @@
 import './attention_module';
 import './corpus_module';
 import './head_grid_module';
+import './probe_module';
 
 import {syncStateToUrl} from './view_state';
 
