@@ -222,3 +222,42 @@ def test_head_grid_interpreter(tiny_stores, tmp_path, monkeypatch):
     interp.run([], lm, None, None, {"field": "offset", "by": "attending"})
   with pytest.raises(ValueError, match="field must be one of"):
     interp.run([], lm, None, None, {"field": "lemma"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Head sets: when the stored top-K provably give the true argmax of the mean over heads.
+
+@pytest.mark.parametrize("pos,weight,expected", [
+    # Two heads agree on position 1 with weight 0.9: nothing unstored can beat it.
+    ([[1, 0, 2], [1, 2, 0]], [[0.9, 0.05, 0.03], [0.9, 0.05, 0.02]], True),
+    # Head 1 favours 1, head 2 favours 3; 3 is unstored in head 1, whose 3rd weight 0.1 could
+    # lift 3 to (0.1 + 0.5) / 2 = 0.3 > low(1) = (0.5 + 0.05) / 2.
+    ([[1, 0, 2], [3, 1, 0]], [[0.5, 0.2, 0.1], [0.5, 0.05, 0.04]], False),
+    # Padding (-1) in a short sentence: no unstored position at all in that head.
+    ([[1, 0, -1], [1, 0, -1]], [[0.6, 0.4, 0.0], [0.7, 0.3, 0.0]], True),
+])
+def test_head_set_certified(pos, weight, expected):
+  from exbert_lit.analysis import head_sets
+  got = head_sets.certified(np.array([pos]), np.array([weight]), [1, 2])
+  assert got.tolist() == [expected]
+
+
+def test_head_set_certified_is_never_wrong(tiny_stores):
+  """Wherever `certified` says so, the stored argmax equals the argmax of the full attention."""
+  from exbert_lit.analysis import head_sets
+  index, lm = tiny_stores["bert"]
+  t = index.table
+  checked = 0
+  for s, text in enumerate(t.texts):
+    (internals,) = lm.internals([text])
+    rows = np.arange(t.sentence_start[s], t.sentence_start[s + 1])
+    for layer in range(1, index.num_layers + 1):
+      for heads in ([1, 2], [1, 3, 4], [1, 2, 3, 4]):
+        ok = head_sets.certified(np.asarray(t.top_pos[rows, layer - 1]),
+                                 np.asarray(t.top_weight[rows, layer - 1]), heads)
+        stored = search.max_attended_many(np.asarray(t.top_pos[rows, layer - 1]),
+                                          np.asarray(t.top_weight[rows, layer - 1]), heads)
+        true = internals.attention[layer - 1, np.asarray(heads) - 1].mean(axis=0).argmax(axis=-1)
+        assert (stored[ok] == true[ok]).all()
+        checked += int(ok.sum())
+  assert checked > 0

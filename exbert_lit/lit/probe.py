@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Optional, Sequence
 
 import numpy as np
@@ -130,7 +131,9 @@ class Probe(lit_components.Interpreter):
           if value is None:
             raise ExbertError(f"the model's outputs have no {fields_lib.vectors(kind, layer)!r}")
           vectors[(kind, layer)] = np.asarray(value, dtype=np.float32)[position]
+      started = time.perf_counter()
       answer = probing.token_curves(corpus, vectors, field, k, heads)
-      answer.update(corpus=name, position=position, token=tokens[position])
+      answer.update(corpus=name, position=position, token=tokens[position],
+                    seconds=round(time.perf_counter() - started, 4))
       results.append(answer)
     return results

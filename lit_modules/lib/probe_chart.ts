@@ -13,6 +13,8 @@ export interface TokenAnswer {
   k: number;
   model: string;
   token?: string;
+  /** Server time of the searches, seconds. */
+  seconds?: number;
   layers: {[kind: string]: Array<{layer: number, counted: number, shares: {[label: string]: number}}>};
 }
 

@@ -150,7 +150,9 @@ export class ExbertProbeModule extends LitModule {
       this.mode = (e.target as HTMLSelectElement).value as 'token'|'corpus';
     };
     const onField = (e: Event) => { this.field = (e.target as HTMLSelectElement).value; };
-    const status = this.loading ? 'searching…' : this.ms !== null ? `${this.ms} ms` : '';
+    const server = this.mode === 'token' && this.tokenAnswer?.seconds !== undefined ?
+        ` (searches ${Math.round(this.tokenAnswer.seconds * 1000)} ms)` : '';
+    const status = this.loading ? 'searching…' : this.ms !== null ? `${this.ms} ms${server}` : '';
     return html`
       <div class="module-container">
         <div class="module-toolbar">
