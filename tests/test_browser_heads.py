@@ -32,6 +32,14 @@ def heads_page(browser, server_url, example_ids):
   assert not tab.errors, "\n".join(tab.errors)
 
 
+def open_probing(tab: Page):
+  """The probing curves live in their own tab of the lower half."""
+  tab.page.locator("div.tab", has_text="Probing").first.click()
+  probe = tab.page.locator("exbert-probe-module").first
+  probe.locator("select.mode-select").wait_for(timeout=TIMEOUT_MS)
+  return probe
+
+
 def grid(tab: Page, i: int = 0):
   return tab.page.locator("exbert-head-grid-module").nth(i)
 
@@ -87,7 +95,7 @@ def test_grid_click_moves_the_attention_view(heads_page, server_url, example_ids
 
 def test_probing_curves_for_a_token_and_the_corpus(heads_page):
   heads_page.open("bert", 0)
-  probe = heads_page.page.locator("exbert-probe-module").first
+  probe = open_probing(heads_page)
   heads_page.token(2, "left").click()
   curves = probe.locator("path.curve")
   curves.first.wait_for(state="attached", timeout=TIMEOUT_MS)
@@ -114,7 +122,8 @@ def test_two_models_side_by_side(heads_page, example_ids):
   statuses = [grids.nth(i).locator(".status").inner_text() for i in (0, 1)]
   assert all("tokens of" in s for s in statuses)
   assert statuses[0] != statuses[1]          # each grid is its own model's corpus
-  probe = heads_page.page.locator("exbert-probe-module").first
+  heads_page.page.screenshot(path=str(ARTIFACTS / "two_models_grids.png"))
+  probe = open_probing(heads_page)
   probe.locator("select.mode-select").select_option("corpus")
   heads_page.wait_until(lambda: probe.locator("path.curve").count() == 4, "both models' curves")
   names = set(probe.locator("path.curve").evaluate_all("els => els.map(e => e.dataset.name)"))

@@ -13,8 +13,9 @@ modules = layout.LitModuleName
 ATTENTION_MODULE = "exbert-attention-module"
 CORPUS_MODULE = "exbert-corpus-module"
 EXBERT_MODULES = (ATTENTION_MODULE, CORPUS_MODULE)
-# Corpus-wide views (helper `heads`): the head grid and the probing curves, side by side in a
-# tab below the attention and corpus views (a grid click moves the attention view above).
+# Corpus-wide views (helper `heads`): the head grid and the probing curves, each in a tab below
+# the attention and corpus views (a grid click moves the attention view above; the probing
+# curves follow the token clicked there).
 HEAD_GRID_MODULE = "exbert-head-grid-module"
 PROBE_MODULE = "exbert-probe-module"
 
@@ -38,7 +39,8 @@ def _exbert_layout(with_views: bool) -> layout.LitCanonicalLayout:
   return layout.LitCanonicalLayout(
       left=data,
       upper={"exBERT": views},
-      lower=({"Heads": [HEAD_GRID_MODULE, PROBE_MODULE], **_EXPLANATIONS} if with_views
+      lower=({"Heads": [HEAD_GRID_MODULE], "Probing": [PROBE_MODULE],
+              **_EXPLANATIONS} if with_views
              else dict(_EXPLANATIONS)),
       layoutSettings=layout.LayoutSettings(leftWidth=35, mainHeight=55),
       description=(

@@ -37,13 +37,13 @@ const styles = css`
   .module-container { display: flex; flex-direction: column; height: 100%; }
   .module-toolbar { display: flex; align-items: center; flex-wrap: wrap; gap: 8px;
                     padding: 4px 8px; border-bottom: 1px solid #dadce0; }
-  .body { flex: 1; overflow: auto; padding: 6px; display: flex; gap: 12px;
+  .body { flex: 1; overflow: auto; padding: 6px; display: flex; flex-wrap: wrap; gap: 12px;
           align-items: flex-start; }
   .grid { display: grid; gap: 1px; background: #dadce0; border: 1px solid #dadce0; }
   .corner, .col-head, .row-head { background: #f8f9fa; color: #5f6368; font-size: 11px;
                                   display: flex; align-items: center; justify-content: center;
                                   padding: 0 3px; }
-  .cell { height: 22px; min-width: 34px; display: flex; align-items: center;
+  .cell { height: 22px; min-width: 30px; display: flex; align-items: center;
           justify-content: center; font-size: 10.5px; cursor: pointer; overflow: hidden;
           white-space: nowrap; padding: 0 2px; }
   .cell:hover { outline: 2px solid #1a73e8; outline-offset: -2px; }
@@ -65,6 +65,8 @@ export class ExbertHeadGridModule extends LitModule {
   static override title = 'exBERT Head grid';
   static override numCols = 6;
   static override duplicateForModelComparison = true;
+  /** Models side by side (LIT stacks duplicates otherwise). */
+  static override duplicateAsRow = true;
   static override infoMarkdown =
       'What each head attends to over the whole corpus index: per layer ' +
       '(rows) and head (columns), the label of the max-attended token (or, ' +
@@ -149,7 +151,8 @@ export class ExbertHeadGridModule extends LitModule {
     try {
       const promise = this.apiService.getInterpretations(
           input ? [input] : [], this.sourceModel, this.appState.currentDataset,
-          HEAD_GRID_INTERPRETER, config, 'Counting head profiles');
+          HEAD_GRID_INTERPRETER, config, 'Counting head profiles',
+          /* skipPredict: the grid needs no model outputs */ true);
       const results = await this.loadLatest('profile', promise);
       if (results === null) return;
       this.profile = (results as HeadProfile[])[0] ?? null;
@@ -227,7 +230,7 @@ export class ExbertHeadGridModule extends LitModule {
     if (cells.length === 0) return html`<div class="hint">${this.loading ? 'Counting…' : ''}</div>`;
     const heads = cells[0].length;
     const gridStyle = styleMap({
-      'grid-template-columns': `28px repeat(${heads}, minmax(34px, 1fr))`,
+      'grid-template-columns': `24px repeat(${heads}, minmax(30px, 44px))`,
     });
     const onLeave = () => { this.hover = null; };
     return html`

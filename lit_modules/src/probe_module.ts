@@ -129,7 +129,7 @@ export class ExbertProbeModule extends LitModule {
         const results = await this.loadLatest('probe', Promise.all(this.models.map(
             ([, source]) => this.apiService.getInterpretations(
                 inputs, source, dataset, PROBE_INTERPRETER, config,
-                'Probing the corpus'))));
+                'Probing the corpus', /* skipPredict: no model outputs needed */ true))));
         if (results === null) return;
         this.corpusAnswers = (results as CorpusAnswer[][]).map((r, i) => (
             {...r[0], model: this.models[i][0]}));
