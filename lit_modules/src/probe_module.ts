@@ -31,7 +31,7 @@ const K = 50;
 const SAMPLE = 500;
 const W = 520;
 const H = 240;
-const PAD = {left: 40, right: 120, top: 10, bottom: 32};
+const PAD = {left: 40, right: 120, top: 14, bottom: 32};
 
 const styles = css`
   :host { font-family: 'Roboto', sans-serif; font-size: 12px; }
@@ -201,7 +201,7 @@ export class ExbertProbeModule extends LitModule {
     const x = linear(x0, x1, PAD.left, W - PAD.right);
     const y = linear(0, 1, H - PAD.bottom, PAD.top);
     const colors = groupColors(series);
-    const integer = Number.isInteger(x0) && Number.isInteger(x1) && x1 - x0 <= 40;
+    const integer = xLabel === 'layer';
     const xTicks = integer ?
         Array.from({length: x1 - x0 + 1}, (_, i) => x0 + i)
             .filter(v => (x1 - x0) <= 12 || v % 5 === 0) :
@@ -218,7 +218,7 @@ export class ExbertProbeModule extends LitModule {
           y2=${H - PAD.bottom}></line>
       <text class="tick" x=${(PAD.left + W - PAD.right) / 2} y=${H - 4}
           text-anchor="middle">${xLabel}</text>
-      <text class="tick" x=${10} y=${PAD.top + 8}>${yLabel}</text>
+      <text class="tick" x=${PAD.left + 4} y=${PAD.top + 4}>${yLabel}</text>
       ${series.map(s => svg`<path class="curve" data-name=${s.name}
           d=${linePath(s.points, x, y)} stroke=${colors.get(s.group)}
           stroke-dasharray=${s.kind === 'context' ? '5,3' : 'none'}></path>`)}
