@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from exbert_lit.errors import ExbertError
 
 # Command modules under exbert_lit.commands, in the order `--help` lists them.
-COMMANDS = ("predict", "generate", "index", "search", "serve", "demo", "bench")
+COMMANDS = ("predict", "generate", "index", "search", "serve", "demo", "bench", "heads", "probe")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -36,7 +36,9 @@ from lit_nlp.components import word_replacer
 from exbert_lit.lit import app as app_lib
 from exbert_lit.lit import corpus_search
 from exbert_lit.lit import datasets as datasets_lib
+from exbert_lit.lit import head_grid
 from exbert_lit.lit import layouts as layouts_lib
+from exbert_lit.lit import probe
 from exbert_lit.lit import stale_ids
 from exbert_lit.errors import ExbertError
 
@@ -95,7 +97,10 @@ def lit_interpreters(
       "pca": projection.ProjectionManager(pca.PCAModel),
       "nearest neighbors": nearest_neighbors.NearestNeighbors(),
   }
-  interpreters[corpus_search.NAME] = search or corpus_search.CorpusSearch()
+  search = search or corpus_search.CorpusSearch()
+  interpreters[corpus_search.NAME] = search
+  interpreters[head_grid.NAME] = head_grid.HeadGrid(search)
+  interpreters[probe.NAME] = probe.Probe(search)
   return interpreters
 
 

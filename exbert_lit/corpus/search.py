@@ -186,7 +186,9 @@ class CorpusIndex:
       raise ExbertError(f"kind must be embedding or context; got {notation.show(kind)}")
     notation.check_layer(layer, self.num_layers, kind)
 
-  @functools.lru_cache(maxsize=4)
+  # Every index of both kinds stays open once used (a 6-layer model has 13): probing curves
+  # search all of them per token, and reloading one costs seconds on a 1M-token store.
+  @functools.lru_cache(maxsize=256)
   def faiss_index(self, kind: str, layer: int):
     """The faiss index of (kind, layer) with the manifest's search parameters applied."""
     import faiss  # pylint: disable=g-import-not-at-top

@@ -13,6 +13,11 @@ modules = layout.LitModuleName
 ATTENTION_MODULE = "exbert-attention-module"
 CORPUS_MODULE = "exbert-corpus-module"
 EXBERT_MODULES = (ATTENTION_MODULE, CORPUS_MODULE)
+# Corpus-wide views (helper `heads`): the head grid and the probing curves, each in a tab below
+# the attention and corpus views (a grid click moves the attention view above; the probing
+# curves follow the token clicked there).
+HEAD_GRID_MODULE = "exbert-head-grid-module"
+PROBE_MODULE = "exbert-probe-module"
 
 DEFAULT_LAYOUT_NAME = "exbert"
 
@@ -39,7 +44,11 @@ def _views(with_views: bool) -> list:
 def _exbert_layout(with_views: bool) -> layout.LitCanonicalLayout:
   # No left column: LIT's left column takes its width from the whole screen, and the views need
   # it (an attention view is two token columns plus the curves between them).
-  below = dict(_BELOW) if with_views else {**_BELOW, "Data": [modules.DataTableModule]}
+  if with_views:  # the corpus-wide views in their own tabs, after the data table
+    data, rest = dict(list(_BELOW.items())[:1]), dict(list(_BELOW.items())[1:])
+    below = {**data, "Heads": [HEAD_GRID_MODULE], "Probing": [PROBE_MODULE], **rest}
+  else:
+    below = {**_BELOW, "Data": [modules.DataTableModule]}
   return layout.LitCanonicalLayout(
       upper={"exBERT": _views(with_views)},
       lower=below,

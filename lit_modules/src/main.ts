@@ -8,6 +8,8 @@
 
 import './attention_module';
 import './corpus_module';
+import './head_grid_module';
+import './probe_module';
 
 import {applyLayoutSettings} from './layout_settings';
 import {syncStateToUrl} from './view_state';

@@ -36,6 +36,15 @@ export class ExbertViewState implements ViewState {
     Object.assign(this, changes);
   }
 
+  /**
+   * One head of a layer, from a view that names heads (the head grid): the
+   * attention view shows it and the corpus view searches C(layer) with it.
+   */
+  @action
+  selectHead(layer: number, head: number) {
+    Object.assign(this, {layer, heads: [head], kind: 'context', inputLayer: false});
+  }
+
   snapshot(): ViewState {
     return {
       layer: this.layer,
