@@ -200,19 +200,27 @@ def test_attention_equals_the_models_internals(tiny_model_dirs, family, layer, h
   assert [b[0][0] for b in best] == list(att.mean().argmax(axis=1))
 
 
-def test_attention_kinds_follow_the_model_groups_fields(tiny_bert_dir, monkeypatch):
+def test_attention_kinds_follow_the_model_groups_fields(tiny_bert_dir):
   path = str(tiny_bert_dir)
-  assert exbert_lit.attention_kinds(path) == ["weights"]
+  assert exbert_lit.attention_kinds(path) == ["weights", "value-norm", "rollout"]
   with pytest.raises(ExbertError) as e:
     exbert_lit.attention(path, TEXT, 1, kind="value-weighted")
-  assert str(e.value) == "attention kind must be one of weights; got \"value-weighted\""
-  # A kind known here but not declared by any member of the model's group is refused by name.
-  monkeypatch.setitem(attention_result.ATTENTION_KINDS, "rollout", "rollout")
-  assert exbert_lit.attention_kinds(path) == ["weights"]
-  with pytest.raises(ExbertError) as e:
-    exbert_lit.attention(path, TEXT, 1, kind="rollout")
-  assert str(e.value) == (f"model {path!r} does not offer attention kind 'rollout' at layer 1: "
-                          "it offers weights")
+  assert str(e.value) == ('attention kind must be one of weights, value-norm, rollout; '
+                          'got "value-weighted"')
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_attention_measures_equal_the_models_own(tiny_model_dirs, family):
+  """value-norm and rollout through the model group's `_NAME_measures` equal `measures()`."""
+  from exbert_lit.models import load_model
+  path = str(tiny_model_dirs[family])
+  (want,) = load_model(path).measures([TEXT])
+  norm = exbert_lit.attention(path, TEXT, 2, kind="value-norm")
+  rollout = exbert_lit.attention(path, TEXT, 2, kind="rollout")
+  assert norm.tokens == list(want.tokens) and norm.shape == want.attention_norm[1].shape
+  raw = want.attention_norm[1]                 # [H, T, T], raw norms; the view's rows sum to 1
+  np.testing.assert_allclose(norm.values, raw / raw.sum(axis=-1, keepdims=True), atol=1e-5)
+  np.testing.assert_allclose(rollout.values[0], want.rollout[1], atol=1e-5)
 
 
 class MeasureModel:

@@ -29,6 +29,8 @@ from exbert_lit.notebook import html_table
 # added to models/fields.py (value-weighted attention, rollout) become kinds by a row here.
 ATTENTION_KINDS: dict[str, str] = {
     "weights": fields_lib.ATTENTION,
+    "value-norm": fields_lib.ATTENTION_NORM,   # rows rescaled to sum to 1, as the view shows it
+    "rollout": fields_lib.ROLLOUT,             # one matrix [1, T, T]
 }
 
 
