@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 import tempfile
 import time
 from typing import Iterator, Optional
@@ -172,6 +173,10 @@ def side_by_side(rows: list[tuple[str, str, Optional[dict], Optional[dict]]]) ->
 # ---------------------------------------------------------------------------------------------
 # Measurements.
 
+def _say(text: str) -> None:
+  print(f"bench scale --real: {text}", file=sys.stderr, flush=True)
+
+
 def _queries(index, layer: int, rows: np.ndarray) -> dict[str, np.ndarray]:
   """label -> the stored vectors of token `rows` as each kind queries them.   [Q, D]"""
   base = {kind: store_vectors(index.faiss_index(kind, layer), rows)
@@ -303,6 +308,7 @@ def run(args) -> dict:
   rows = results._query_rows(index, args.scale_queries)   # pylint: disable=protected-access
   queries = _queries(index, layer, rows)
   t0 = time.perf_counter()
+  _say(f"exact top-{K} of {len(rows)} queries per kind over {n:,} decoded vectors")
   truth = ground_truth(index, layer, queries)
   details = {"store": str(directory), "tokens": n, "layer": layer, "k": K,
              "queries": len(rows), "factory": info.index.factory,
@@ -310,12 +316,14 @@ def run(args) -> dict:
              "threads": faiss.omp_get_max_threads(),
              "truth_seconds": time.perf_counter() - t0,
              "bytes_per_token": bytes_per_token(store.directory_bytes(directory), n)}
+  _say(f"timing the store's own indexes ({info.index.factory})")
   details["store_figures"] = measure_store(index, layer, queries, truth)
   chosen = [scale.Candidate(*[p.strip() for p in f.split("|", 1)])
             for f in args.scale_real_factories.split(";") if f.strip()]
   details["factories"] = []
   with tempfile.TemporaryDirectory(prefix="exbert-scale-real-", dir=args.scale_dir) as tmp:
     for c in chosen:
+      _say(f"building {c.name} over the decoded vectors of E({layer}) and C({layer})")
       r = measure_factory(c, index, layer, queries, truth, pathlib.Path(tmp))
       bpv = r["bytes_per_vector"]["context"]
       r["bytes_per_token"] = {
@@ -332,6 +340,7 @@ def run(args) -> dict:
     synthetic = {}
     size = n if args.scale_real_synthetic < 0 else args.scale_real_synthetic
     if size > K:
+      _say(f"synthetic: {size:,} clustered vectors of the store's dims, same factories")
       own = scale.Candidate(info.index.factory, info.index.search_params or "")
       for r in scale.measure_size(size, [own] + [c for c in chosen if c.name != own.name],
                                   args.scale_queries, pathlib.Path(tmp), num_heads=h,
@@ -341,6 +350,7 @@ def run(args) -> dict:
                                    "bytes_per_vector": r["bytes_per_vector"]}
                             for name, r in synthetic.items()}
   if args.scale_real_exact_sentences:
+    _say(f"exact check: the model over the first {args.scale_real_exact_sentences} sentences")
     details["exact_check"] = exact_check(index, layer, args.scale_real_exact_sentences,
                                          args.scale_queries)
   return {"section": "scale", "metrics": metrics_of(details), "details": details,
@@ -398,6 +408,6 @@ def metrics_of(details: dict) -> list[dict]:
   for label, f in details.get("exact_check", {}).items():
     out.append(bench.metric(f"exact check: {label} recall@50 of decoded vs model vectors",
                             f["recall@50"], "", None,
-                            f"mean cosine {f['mean_cosine']:.4f}; first {f['tokens']:,} tokens "
+                            f"mean cosine {f['mean_cosine']:.6f}; first {f['tokens']:,} tokens "
                             f"re-run through the model, {f['queries']} queries"))
   return out
