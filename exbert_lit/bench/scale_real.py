@@ -34,7 +34,6 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from exbert_lit import bench
 from exbert_lit import notation
 from exbert_lit.errors import ExbertError
 
@@ -153,21 +152,6 @@ def bytes_per_token(sizes: dict[str, int], tokens: int) -> dict[str, float]:
   out = {part: size / tokens for part, size in sorted(sizes.items())}
   out["total"] = sum(sizes.values()) / tokens
   return out
-
-
-def side_by_side(rows: list[tuple[str, str, Optional[dict], Optional[dict]]]) -> str:
-  """A text table: index, query kind, then p50 / p95 / recall@50 of the real and the
-  synthetic measurement (blank where not measured)."""
-  def cells(f):
-    return ("", "", "") if f is None else (
-        f"{f['p50_ms']:.2f}", f"{f['p95_ms']:.2f}", f"{f['recall@50']:.3f}")
-  table = [("index", "query", "real p50 ms", "p95", "recall@50", "synthetic p50 ms", "p95",
-            "recall@50")]
-  table += [(name, kind) + cells(real) + cells(synthetic) for name, kind, real, synthetic in rows]
-  widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-  lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
-  lines.insert(1, "  ".join("-" * w for w in widths))
-  return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,6 +278,7 @@ def run(args) -> dict:
   import faiss  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import results  # pylint: disable=g-import-not-at-top
+  from exbert_lit.bench import scale_report  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench.corpus import BERT_BASE  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
@@ -316,6 +301,13 @@ def run(args) -> dict:
              "threads": faiss.omp_get_max_threads(),
              "truth_seconds": time.perf_counter() - t0,
              "bytes_per_token": bytes_per_token(store.directory_bytes(directory), n)}
+  per_vector = details["bytes_per_token"].get("index", 0.0) / (2 * info.model.num_layers + 1)
+  details["store_bytes"] = {
+      "store_dims": details["bytes_per_token"]["total"],
+      "bert_base_dims": scale.store_bytes_per_token(
+          per_vector * BERT_BASE["hidden_size"] / info.dims["context"],
+          num_layers=BERT_BASE["num_layers"], num_heads=BERT_BASE["num_heads"],
+          attention_top_k=info.attention_top_k)["total"]}
   _say(f"timing the store's own indexes ({info.index.factory})")
   details["store_figures"] = measure_store(index, layer, queries, truth)
   chosen = [scale.Candidate(*[p.strip() for p in f.split("|", 1)])
@@ -337,6 +329,9 @@ def run(args) -> dict:
               num_layers=BERT_BASE["num_layers"], num_heads=BERT_BASE["num_heads"],
               attention_top_k=info.attention_top_k)["total"]}
       details["factories"].append(r)
+      _say(f"{c.name}: " + "; ".join(f"{label} {f['p50_ms']:.1f} ms, recall {f['recall@50']:.3f}"
+                                     for label, f in r["queries"].items()) +
+           f"; bytes/vector {r['bytes_per_vector']}")
     synthetic = {}
     size = n if args.scale_real_synthetic < 0 else args.scale_real_synthetic
     if size > K:
@@ -353,61 +348,5 @@ def run(args) -> dict:
     _say(f"exact check: the model over the first {args.scale_real_exact_sentences} sentences")
     details["exact_check"] = exact_check(index, layer, args.scale_real_exact_sentences,
                                          args.scale_queries)
-  return {"section": "scale", "metrics": metrics_of(details), "details": details,
-          "table": table_of(details)}
-
-
-def _name(factory: str, params: str) -> str:
-  return factory + (f" ({params})" if params else "")
-
-
-def table_of(details: dict) -> str:
-  """The real and synthetic figures side by side, one row per index and query kind."""
-  synthetic = details.get("synthetic", {})
-  own = _name(details["factory"], details["search_params"] or "")
-  rows = []
-  for label, real in details["store_figures"].items():
-    rows.append((f"store: {own}", label, real, synthetic.get(own, {}).get("queries", {})
-                 .get(label)))
-  for r in details["factories"]:
-    name = _name(r["factory"], r["params"])
-    for label, real in r["queries"].items():
-      rows.append((name, label, real, synthetic.get(name, {}).get("queries", {}).get(label)))
-  return (f"scale on {details['store']}: layer {details['layer']}, {details['tokens']:,} "
-          f"tokens, k={details['k']}, {details['queries']} queries per kind; real recall "
-          "against exact search over the store's decoded vectors\n" + side_by_side(rows))
-
-
-def metrics_of(details: dict) -> list[dict]:
-  n, layer = details["tokens"], details["layer"]
-  where = f"layer {layer}, {n:,} tokens, {details['queries']} real queries"
-  out = []
-  own = _name(details["factory"], details["search_params"] or "")
-  for label, f in details["store_figures"].items():
-    out.append(bench.metric(f"real store {own}: {label} p50/p95",
-                            f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f}", "ms",
-                            "p50 <= 5 ms at 1M, recall@50 >= 0.95",
-                            f"recall@50 {f['recall@50']:.3f}; {where}"))
-  b = details["bytes_per_token"]
-  out.append(bench.metric("real store bytes per token, all layers, E + C", b["total"], "bytes",
-                          "<= 8 KB", ", ".join(f"{part} {v:.0f}" for part, v in b.items()
-                                               if part != "total")))
-  for r in details["factories"]:
-    name = _name(r["factory"], r["params"])
-    for label, f in r["queries"].items():
-      out.append(bench.metric(f"{name} on real vectors: {label} p50/p95",
-                              f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f}", "ms",
-                              "p50 <= 5 ms at 1M, recall@50 >= 0.95",
-                              f"recall@50 {f['recall@50']:.3f}; {where}"))
-    t = r["bytes_per_token"]
-    out.append(bench.metric(f"{name}: bytes per token, all layers", f"{t['store_dims']:.0f} / "
-                            f"{t['bert_base_dims']:.0f}", "bytes", "<= 8 KB at bert-base dims",
-                            "at the store's dims / at bert-base dims (bytes per vector x "
-                            "768 / store width); build "
-                            f"{r['build_seconds']:.0f} s for E + C"))
-  for label, f in details.get("exact_check", {}).items():
-    out.append(bench.metric(f"exact check: {label} recall@50 of decoded vs model vectors",
-                            f["recall@50"], "", None,
-                            f"mean cosine {f['mean_cosine']:.6f}; first {f['tokens']:,} tokens "
-                            f"re-run through the model, {f['queries']} queries"))
-  return out
+  return {"section": "scale", "metrics": scale_report.metrics_of(details),
+          "details": details, "table": scale_report.table_of(details)}
