@@ -1,4 +1,5 @@
 """Search at scale (section `scale`, run with `exbert-lit bench --scale`; not in the default run).
+With `--real STORE` the section measures a built store's real vectors instead (scale_real.py).
 
 For each size (default 1M and 10M vectors of one layer, bert-base dimensions: 12 heads x 64) it
 streams synthetic head-normalised context vectors in chunks into every compared faiss index,
