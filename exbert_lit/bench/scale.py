@@ -1,4 +1,5 @@
 """Search at scale (section `scale`, run with `exbert-lit bench --scale`; not in the default run).
+With `--real STORE` the section measures a built store's real vectors instead (scale_real.py).
 
 For each size (default 1M and 10M vectors of one layer, bert-base dimensions: 12 heads x 64) it
 streams synthetic head-normalised context vectors in chunks into every compared faiss index,
@@ -30,6 +31,7 @@ import numpy as np
 
 from exbert_lit import bench
 from exbert_lit import notation
+from exbert_lit.bench import scale_real
 from exbert_lit.bench.corpus import BERT_BASE
 from exbert_lit.bench.corpus import percentiles_ms
 from exbert_lit.bench.corpus import synthetic_context_vectors
@@ -123,6 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                  "each optionally FACTORY|PARAMS")
   g.add_argument("--scale-dir", default=None,
                  help="where index files are written to measure their size (default: a temp dir)")
+  scale_real.add_arguments(g)
 
 
 def _queries(n: int, num_heads: int, head_dim: int) -> dict[str, np.ndarray]:
@@ -237,6 +240,8 @@ def metrics_of(results: list[dict]) -> list[dict]:
 def run(args) -> dict:
   import faiss  # pylint: disable=g-import-not-at-top
   faiss.omp_set_num_threads(os.cpu_count() or 1)
+  if getattr(args, "real", None):
+    return scale_real.run(args)
   sizes = parse_sizes(args.scale_sizes)
   if args.scale_factories:
     chosen = [Candidate(*[p.strip() for p in f.split("|", 1)])

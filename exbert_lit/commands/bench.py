@@ -11,7 +11,7 @@ from exbert_lit.errors import ExbertError
 
 # Options of the sections that are counts (a whole number >= 1) and lists of them.
 COUNT_OPTIONS = ("corpus_sentences", "corpus_batch_size", "corpus_queries", "scale_queries",
-                 "results_queries", "results_layer",
+                 "results_queries", "results_layer", "scale_real_layer",
                  "server_tokens", "server_repeats")
 COUNT_LIST_OPTIONS = ("corpus_sizes", "corpus_heads", "scale_sizes")
 CORPUS_SKIPS = ("throughput", "search")
@@ -51,6 +51,9 @@ def check_options(args) -> None:
     if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
       raise ExbertError(f"{option(name)}: expected positive whole numbers like 1,5,9, "
                         f"not {text!r}")
+  if (getattr(args, "scale_real_exact_sentences", 0) or 0) < 0:
+    raise ExbertError("--scale-real-exact-sentences: expected 0 (skip) or a positive whole "
+                      f"number, not {args.scale_real_exact_sentences}")
   skip = {s.strip() for s in str(getattr(args, "corpus_skip", "") or "").split(",") if s.strip()}
   if skip - set(CORPUS_SKIPS):
     raise ExbertError(f"--corpus-skip: expected some of {','.join(CORPUS_SKIPS)}, "
@@ -102,6 +105,10 @@ def run(args) -> int:
                         "processor": platform.processor()},
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sections": results}
   print(bench.format_table(results))
+  for result in results:   # a section's own table (e.g. real vs synthetic side by side)
+    if result.get("table"):
+      print()
+      print(result["table"])
   print()
   print(json.dumps(report, indent=1, default=float))
   if args.json_out:
