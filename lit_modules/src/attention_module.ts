@@ -196,14 +196,21 @@ export class ExbertAttentionModule extends LitModule {
       }
       previousId = input?.id ?? previousId;
     });
-    // The canvases take the height LIT gives the module, less the toolbar and chips.
-    this.resizeObserver = new ResizeObserver(() => {
-      const area = this.shadowRoot?.querySelector('.module-results-area');
-      const chips = this.shadowRoot?.querySelector('.head-strips');
-      if (!area) return;
-      this.viewHeight = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 44);
-    });
+    this.resizeObserver = new ResizeObserver(() => { this.fitHeight(); });
     this.resizeObserver.observe(this);
+  }
+
+  /**
+   * The canvases take the height LIT gives the module, less the toolbar and
+   * chips. Also run after each render: the chips appear only with the data,
+   * after the first resize, and were pushed out of view below long inputs.
+   */
+  private fitHeight() {
+    const area = this.shadowRoot?.querySelector('.module-results-area');
+    const chips = this.shadowRoot?.querySelector('.head-strips');
+    if (!area) return;
+    const height = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 44);
+    if (height !== this.viewHeight) this.viewHeight = height;
   }
 
   override disconnectedCallback() {
@@ -390,6 +397,7 @@ export class ExbertAttentionModule extends LitModule {
 
   override updated() {
     super.updated();
+    this.fitHeight();
     const data = this.data;
     // The first canvas too: LIT drops the module's DOM while it is minimised,
     // and the chips come back as blank canvases for the same data.
