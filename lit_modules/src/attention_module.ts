@@ -209,6 +209,10 @@ export class ExbertAttentionModule extends LitModule {
     const area = this.shadowRoot?.querySelector('.module-results-area');
     const chips = this.shadowRoot?.querySelector('.head-strips');
     if (!area) return;
+    // The area and the chips change size after the module does (LIT's frame
+    // settles, the toolbar and chips wrap): watched too (observe is idempotent).
+    this.resizeObserver?.observe(area);
+    if (chips) this.resizeObserver?.observe(chips);
     const height = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 44);
     if (height !== this.viewHeight) this.viewHeight = height;
   }
