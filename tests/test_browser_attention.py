@@ -64,6 +64,36 @@ def test_cumulative_threshold_slider(app_page, server_url, example_ids):
   expect(app_page.attention.locator(".threshold-value")).to_have_text("70%")
 
 
+def test_threshold_zeroing_and_measure_are_kept_in_the_url(app_page):
+  """A link keeps the threshold, "zero attention to specials" and the measure asked for."""
+  app_page.open("bert", 0)
+  assert "exbert_threshold" not in app_page.url_params()   # defaults keep links short
+  set_threshold(app_page, 30)
+  app_page.attention.locator("input.zero-specials").check()
+  app_page.wait_until(lambda: app_page.url_params().get("exbert_zero_specials") == "1", "URL updated")
+  assert app_page.url_params()["exbert_threshold"] == "30"
+  link = app_page.page.url
+  app_page.page.goto("about:blank")
+  app_page.page.goto(link)
+  app_page.wait_for_curves()
+  expect(app_page.graph).to_have_attribute("data-threshold", "0.3")
+  expect(app_page.attention.locator(".threshold-value")).to_have_text("30%")
+  expect(app_page.attention.locator("input.zero-specials")).to_be_checked()
+  # The measure picked in the selector goes into the link, and a link opens with its measure.
+  app_page.attention.locator("select.measure-select").select_option("value-weighted")
+  expect(app_page.graph).to_have_attribute("data-measure", "value-weighted")
+  app_page.wait_until(lambda: app_page.url_params().get("exbert_measure") == "value-weighted",
+                      "URL updated")
+  app_page.open("bert", 0, threshold="45", measure="rollout")
+  expect(app_page.graph).to_have_attribute("data-threshold", "0.45")
+  expect(app_page.graph).to_have_attribute("data-measure", "rollout")
+  expect(app_page.attention.locator("select.measure-select")).to_have_value("rollout")
+  expect(app_page.attention.locator("input.zero-specials")).not_to_be_checked()
+  # Back to the defaults: the parameters leave the URL.
+  set_threshold(app_page, 70)
+  app_page.wait_until(lambda: "exbert_threshold" not in app_page.url_params(), "URL updated")
+
+
 def head_cell(app_page: Page, head: int) -> tuple[float, float]:
   xy = app_page.graph.evaluate(f"c => c.headPoint({head})")
   return xy["x"], xy["y"]

@@ -33,21 +33,30 @@ TIMEOUT_MS = 30_000
 SCREEN = {"width": 1600, "height": 1000}
 expect = sync_api.expect
 
-# The attention view's curves: SVG paths, or pixels on a canvas at least this big (CSS px),
-# so head thumbnails do not count.
+# The attention view's curves: pixels on a canvas at least this big (CSS px), so head
+# thumbnails do not count. The curves' canvases are in <exbert-attention-canvas>'s own shadow root.
 CURVES_DRAWN_JS = """el => {
-  const root = el.shadowRoot;
-  const paths = root.querySelectorAll('path.edge').length;
-  if (paths > 0) return paths;
+  const graph = el.shadowRoot.querySelector('exbert-attention-canvas');
+  if (!graph || !graph.shadowRoot) return 0;
   let inked = 0;
-  for (const c of root.querySelectorAll('canvas')) {
+  for (const c of graph.shadowRoot.querySelectorAll('canvas')) {
     if (c.clientWidth < 150 || c.clientHeight < 150 || !c.width || !c.height) continue;
     const ctx = c.getContext('2d');
     if (ctx === null) continue;
     const data = ctx.getImageData(0, 0, c.width, c.height).data;
     for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
   }
-  return inked;
+  return graph.shownEdges().length > 0 ? inked : 0;   // the head matrices alone do not count
+}"""
+
+# Every head chip of the attention view has pixels on its canvas.
+THUMBS_INKED_JS = """el => {
+  const thumbs = [...el.shadowRoot.querySelectorAll('canvas.head-thumb')];
+  return thumbs.length > 0 && thumbs.every(c => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+    return false;
+  });
 }"""
 
 # The <lit-widget-group> holding a module (LIT's frame with minimise/maximise buttons).
@@ -202,6 +211,8 @@ def test_views_minimise_maximise_and_narrow_as_lits_modules(page, demo_url):
   other.evaluate_handle("g => g.shadowRoot.querySelector('mwc-icon.min-button')"
                         ).as_element().click()
   page.wait_for_function("g => !g.hasAttribute('minimized')", arg=other)
+  # Restored, the attention view's head chips are drawn again (LIT rebuilt their canvases).
+  page.wait_for_function(THUMBS_INKED_JS, arg=attention(page).element_handle(), timeout=TIMEOUT_MS)
   # Narrow: at 1100 px (LIT lays its modules out 1000 px wide at the least, plus padding:
   # modules.css) each view gets about half and the corpus body wraps instead of scrolling
   # sideways.

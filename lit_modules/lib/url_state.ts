@@ -8,7 +8,9 @@
  */
 
 import {formatHeadSet, HeadSetError, parseHeadSet} from './heads';
+import {Measure, MEASURES} from './measures';
 import {DEFAULT_OFFSETS, KINDS, NotationError, parseOffsetList} from './notation';
+import {DEFAULT_THRESHOLD} from './threshold';
 
 export type SearchKind = typeof KINDS[number];
 
@@ -22,6 +24,12 @@ export interface ViewState {
   /** Column of the frozen token: left = outgoing, right = incoming. */
   side: 'left'|'right';
   hideSpecials: boolean;
+  /** Attention to special tokens set to 0 and rows renormalised. */
+  zeroSpecials: boolean;
+  /** exBERT's cumulative threshold, 0.01..1 (whole percents in the URL). */
+  threshold: number;
+  /** The measure asked for; the view falls back to weights where it is not offered. */
+  measure: Measure;
   kind: SearchKind;
   /** Embedding search in the input embeddings E(0) instead of the layer shown. */
   inputLayer: boolean;
@@ -35,6 +43,9 @@ export const DEFAULT_STATE: Readonly<ViewState> = Object.freeze({
   token: null,
   side: 'left',
   hideSpecials: false,
+  zeroSpecials: false,
+  threshold: DEFAULT_THRESHOLD,
+  measure: 'weights',
   kind: 'context',
   inputLayer: false,
   offsets: [...DEFAULT_OFFSETS],
@@ -45,6 +56,9 @@ const KEY_HEADS = 'exbert_heads';
 const KEY_TOKEN = 'exbert_token';
 const KEY_SIDE = 'exbert_side';
 const KEY_SPECIALS = 'exbert_hide_specials';
+const KEY_ZERO = 'exbert_zero_specials';
+const KEY_THRESHOLD = 'exbert_threshold';
+const KEY_MEASURE = 'exbert_measure';
 const KEY_KIND = 'exbert_kind';
 const KEY_INPUT = 'exbert_input_layer';
 const KEY_OFFSETS = 'exbert_offsets';
@@ -73,6 +87,10 @@ export function encodeState(state: ViewState): Array<[string, string]> {
     if (state.side !== 'left') out.push([KEY_SIDE, state.side]);
   }
   if (state.hideSpecials) out.push([KEY_SPECIALS, '1']);
+  if (state.zeroSpecials) out.push([KEY_ZERO, '1']);
+  const percent = Math.round(state.threshold * 100);
+  if (percent !== Math.round(DEFAULT_THRESHOLD * 100)) out.push([KEY_THRESHOLD, String(percent)]);
+  if (state.measure !== DEFAULT_STATE.measure) out.push([KEY_MEASURE, state.measure]);
   if (state.kind !== DEFAULT_STATE.kind) out.push([KEY_KIND, state.kind]);
   if (state.inputLayer) out.push([KEY_INPUT, '1']);
   if (state.offsets.join(',') !== DEFAULT_STATE.offsets.join(',')) {
@@ -98,6 +116,14 @@ export function decodeState(params: URLSearchParams): ViewState {
   if (token !== null && /^\d+$/.test(token)) state.token = Number(token);
   if (params.get(KEY_SIDE) === 'right') state.side = 'right';
   state.hideSpecials = params.get(KEY_SPECIALS) === '1';
+  state.zeroSpecials = params.get(KEY_ZERO) === '1';
+  const threshold = params.get(KEY_THRESHOLD);
+  if (threshold !== null && /^\d+$/.test(threshold)) {
+    const percent = Number(threshold);
+    if (percent >= 1 && percent <= 100) state.threshold = percent / 100;
+  }
+  const measure = params.get(KEY_MEASURE);
+  if (MEASURES.includes(measure as Measure)) state.measure = measure as Measure;
   const kind = params.get(KEY_KIND);
   if (KINDS.includes(kind as SearchKind)) state.kind = kind as SearchKind;
   state.inputLayer = params.get(KEY_INPUT) === '1';

@@ -4,8 +4,8 @@ import {describe, it} from 'node:test';
 import {decodeState, DEFAULT_STATE, encodeState, parseOffsets, searchLayer, ViewState, withState} from './url_state';
 
 const FULL: ViewState = {
-  layer: 4, heads: [1, 3, 9], token: 5, side: 'right', hideSpecials: true,
-  kind: 'embedding', inputLayer: true, offsets: [-2, -1, 1],
+  layer: 4, heads: [1, 3, 9], token: 5, side: 'right', hideSpecials: true, zeroSpecials: true,
+  threshold: 0.45, measure: 'rollout', kind: 'embedding', inputLayer: true, offsets: [-2, -1, 1],
 };
 
 describe('encode / decode', () => {
@@ -13,7 +13,12 @@ describe('encode / decode', () => {
     ['defaults give no parameters', {...DEFAULT_STATE}, ''],
     ['everything set', FULL,
      'exbert_heads=4-%5B1%2C3%2C9%5D&exbert_token=5&exbert_side=right&' +
-     'exbert_hide_specials=1&exbert_kind=embedding&exbert_input_layer=1&exbert_offsets=-2%2C-1%2C1'],
+     'exbert_hide_specials=1&exbert_zero_specials=1&exbert_threshold=45&exbert_measure=rollout&' +
+     'exbert_kind=embedding&exbert_input_layer=1&exbert_offsets=-2%2C-1%2C1'],
+    ['threshold of 100%', {...DEFAULT_STATE, threshold: 1}, 'exbert_threshold=100'],
+    ['threshold of 5%, value-weighted', {...DEFAULT_STATE, threshold: 0.05, measure: 'value-weighted'},
+     'exbert_threshold=5&exbert_measure=value-weighted'],
+    ['zeroed specials alone', {...DEFAULT_STATE, zeroSpecials: true}, 'exbert_zero_specials=1'],
     ['one head, left column', {...DEFAULT_STATE, layer: 2, heads: [3], token: 0},
      'exbert_heads=2-3&exbert_token=0'],
   ];
@@ -32,6 +37,13 @@ describe('encode / decode', () => {
     ['offset 0 falls back', 'exbert_offsets=2,0', {}],
     ['duplicate offsets merged', 'exbert_offsets=2,-2,2', {offsets: [-2, 2]}],
     ['other parameters ignored', 'models=bert&primary=abc', {}],
+    ['threshold 0 ignored', 'exbert_threshold=0', {}],
+    ['threshold over 100 ignored', 'exbert_threshold=150', {}],
+    ['fractional threshold ignored', 'exbert_threshold=0.5', {}],
+    ['threshold of 1%', 'exbert_threshold=1', {threshold: 0.01}],
+    ['unknown measure ignored', 'exbert_measure=gradient', {}],
+    ['zero specials only when 1', 'exbert_zero_specials=yes', {}],
+    ['threshold 70 is the default', 'exbert_threshold=70', {}],
   ];
   for (const [name, query, changes] of bad) {
     it(name, () => {

@@ -24,7 +24,7 @@ import {figureCaption} from '../lib/export_svg';
 import {clickHead} from '../lib/head_matrices';
 import {formatHeadSet, HeadSetError, parseHeadSet, toggleHead} from '../lib/heads';
 import {chooseMeasure, hasHeads, Measure, MEASURE_LABELS} from '../lib/measures';
-import {DEFAULT_THRESHOLD, focusedEdges} from '../lib/threshold';
+import {focusedEdges} from '../lib/threshold';
 import {maskedText, maskTokens} from '../lib/tokens';
 
 import './attention_canvas';
@@ -76,9 +76,6 @@ export class ExbertAttentionModule extends LitModule {
   @observable private headError = '';
   @observable private maskError = '';
   @observable private loadError = '';
-  @observable private threshold = DEFAULT_THRESHOLD;
-  @observable private zeroSpecials = false;
-  @observable private wantedMeasure: Measure = 'weights';
   @observable private viewHeight = 600;
   /** Time of the last load (request sent, answer decoded), for the benchmark. */
   lastLoad = {requestMs: 0, decodeMs: 0, tokens: 0};
@@ -111,7 +108,7 @@ export class ExbertAttentionModule extends LitModule {
   }
 
   @computed get measure(): Measure {
-    return chooseMeasure(this.wantedMeasure, this.measures);
+    return chooseMeasure(exbertState.measure, this.measures);
   }
 
   /** The layer on screen: the URL's if this model has it, else the first. */
@@ -146,7 +143,7 @@ export class ExbertAttentionModule extends LitModule {
   @computed get perHead(): ArrayLike<ArrayLike<number>>[] {
     if (this.data === null) return [];
     const special = this.data.special;
-    return this.zeroSpecials ? this.data.attention.map(m => zeroColumns(m, special)) :
+    return exbertState.zeroSpecials ? this.data.attention.map(m => zeroColumns(m, special)) :
                                this.data.attention;
   }
 
@@ -159,7 +156,7 @@ export class ExbertAttentionModule extends LitModule {
 
   @computed get scene(): Scene|null {
     if (this.data === null) return null;
-    return buildScene(this.data, this.matrix, this.threshold, this.visible,
+    return buildScene(this.data, this.matrix, exbertState.threshold, this.visible,
                       this.numHeads > 0 ? this.perHead : [], this.heads, this.causal,
                       this.fields?.maskToken ?? null);
   }
@@ -199,14 +196,25 @@ export class ExbertAttentionModule extends LitModule {
       }
       previousId = input?.id ?? previousId;
     });
-    // The canvases take the height LIT gives the module, less the toolbar and chips.
-    this.resizeObserver = new ResizeObserver(() => {
-      const area = this.shadowRoot?.querySelector('.module-results-area');
-      const chips = this.shadowRoot?.querySelector('.head-strips');
-      if (!area) return;
-      this.viewHeight = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 44);
-    });
+    this.resizeObserver = new ResizeObserver(() => { this.fitHeight(); });
     this.resizeObserver.observe(this);
+  }
+
+  /**
+   * The canvases take the height LIT gives the module, less the toolbar and
+   * chips. Also run after each render: the chips appear only with the data,
+   * after the first resize, and were pushed out of view below long inputs.
+   */
+  private fitHeight() {
+    const area = this.shadowRoot?.querySelector('.module-results-area');
+    const chips = this.shadowRoot?.querySelector('.head-strips');
+    if (!area) return;
+    // The area and the chips change size after the module does (LIT's frame
+    // settles, the toolbar and chips wrap): watched too (observe is idempotent).
+    this.resizeObserver?.observe(area);
+    if (chips) this.resizeObserver?.observe(chips);
+    const height = Math.max(240, area.clientHeight - (chips?.clientHeight ?? 0) - 44);
+    if (height !== this.viewHeight) this.viewHeight = height;
   }
 
   override disconnectedCallback() {
@@ -317,7 +325,7 @@ export class ExbertAttentionModule extends LitModule {
     if (data === null || this.scene === null) return null;
     return {
       model: this.model, layer: data.layer, heads: this.heads, measure: MEASURE_LABELS[data.measure],
-      threshold: this.threshold, zeroSpecials: this.zeroSpecials,
+      threshold: exbertState.threshold, zeroSpecials: exbertState.zeroSpecials,
       hideSpecials: exbertState.hideSpecials, tokens: data.tokens, matrix: this.matrix,
       edges: focusedEdges(this.scene.outOf, this.pointed), pointed: this.pointed,
     };
@@ -357,7 +365,7 @@ export class ExbertAttentionModule extends LitModule {
                     exbertState.update({heads: clickHead(this.heads, h, this.numHeads, shift)});
                   }}
                   data-layer=${data.layer} data-heads=${this.heads.join(',')}
-                  data-measure=${data.measure} data-threshold=${this.threshold}
+                  data-measure=${data.measure} data-threshold=${exbertState.threshold}
                   data-caption=${figureCaption(this.exportState()!)}></exbert-attention-canvas>
               ${renderInfo({
                 tokens: data.tokens, special: data.special, preds: data.preds,
@@ -378,23 +386,27 @@ export class ExbertAttentionModule extends LitModule {
     return renderControls({
       layerNumbers: this.layerNumbers, layer: this.layer, headText: this.headText,
       headError: this.headError, allHeads: this.heads.length === 0, measures: this.measures,
-      measure: this.measure, threshold: this.threshold, hideSpecials: exbertState.hideSpecials,
-      zeroSpecials: this.zeroSpecials, causal: this.causal, hasData: this.data !== null,
+      measure: this.measure, threshold: exbertState.threshold, hideSpecials: exbertState.hideSpecials,
+      zeroSpecials: exbertState.zeroSpecials, causal: this.causal, hasData: this.data !== null,
       setLayer: layer => { exbertState.update({layer}); },
       setHeadText: text => { this.setHeadText(text); },
       setAllHeads: () => { exbertState.update({heads: []}); },
-      setMeasure: measure => { this.wantedMeasure = measure; },
-      setThreshold: threshold => { this.threshold = threshold; },
+      setMeasure: measure => { exbertState.update({measure}); },
+      setThreshold: threshold => { exbertState.update({threshold}); },
       setHideSpecials: hide => { exbertState.update({hideSpecials: hide}); },
-      setZeroSpecials: zero => { this.zeroSpecials = zero; },
+      setZeroSpecials: zero => { exbertState.update({zeroSpecials: zero}); },
       exportAs: kind => { this.exportAs(kind); },
     });
   }
 
   override updated() {
     super.updated();
+    this.fitHeight();
     const data = this.data;
-    const key = [data, exbertState.hideSpecials, this.perHead];
+    // The first canvas too: LIT drops the module's DOM while it is minimised,
+    // and the chips come back as blank canvases for the same data.
+    const key = [data, exbertState.hideSpecials, this.perHead,
+                 this.shadowRoot?.querySelector('canvas.head-thumb')];
     if (data === null || key.every((v, i) => v === (this.thumbnailsKey as unknown[] | null)?.[i])) return;
     this.thumbnailsKey = key;
     drawHeadThumbnails(this.shadowRoot, this.perHead, this.visible, exbertState.hideSpecials);

@@ -48,6 +48,7 @@ export const attentionStyles = css`
   }
   .graph-and-info {
     display: flex;
+    flex-wrap: wrap;
     gap: 16px;
     align-items: flex-start;
     flex: none;

@@ -7,7 +7,9 @@
 // tslint:disable:no-new-decorators
 import {action, autorun, makeObservable, observable} from 'mobx';
 
+import {Measure} from '../lib/measures';
 import {DEFAULT_OFFSETS} from '../lib/notation';
+import {DEFAULT_THRESHOLD} from '../lib/threshold';
 import {decodeState, SearchKind, ViewState, withState} from '../lib/url_state';
 
 /** The views' observable state; change it only through `update`. */
@@ -17,6 +19,9 @@ export class ExbertViewState implements ViewState {
   @observable token: number|null = null;
   @observable side: 'left'|'right' = 'left';
   @observable hideSpecials = false;
+  @observable zeroSpecials = false;
+  @observable threshold = DEFAULT_THRESHOLD;
+  @observable measure: Measure = 'weights';
   @observable kind: SearchKind = 'context';
   @observable inputLayer = false;
   @observable.ref offsets: number[] = [...DEFAULT_OFFSETS];
@@ -52,6 +57,9 @@ export class ExbertViewState implements ViewState {
       token: this.token,
       side: this.side,
       hideSpecials: this.hideSpecials,
+      zeroSpecials: this.zeroSpecials,
+      threshold: this.threshold,
+      measure: this.measure,
       kind: this.kind,
       inputLayer: this.inputLayer,
       offsets: this.offsets,
