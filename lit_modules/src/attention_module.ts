@@ -25,6 +25,7 @@ import {clickHead} from '../lib/head_matrices';
 import {formatHeadSet, HeadSetError, parseHeadSet, toggleHead} from '../lib/heads';
 import {chooseMeasure, hasHeads, Measure, MEASURE_LABELS} from '../lib/measures';
 import {DEFAULT_THRESHOLD, focusedEdges} from '../lib/threshold';
+import {alignedToken, segmentBoundaryRow} from '../lib/segments';
 import {maskedText, maskTokens} from '../lib/tokens';
 
 import './attention_canvas';
@@ -164,8 +165,15 @@ export class ExbertAttentionModule extends LitModule {
                       this.fields?.maskToken ?? null);
   }
 
-  /** The frozen token, if it exists in this sentence. */
+  /** The frozen token, if it exists in this sentence; frozen in another model's view (compare
+   * mode), the token of this model over the same characters. */
   @computed get frozen(): Focus|null {
+    const linked = exbertState.linked;
+    if (linked !== null && linked.model !== this.model && this.data !== null &&
+        exbertState.token !== null) {
+      const index = alignedToken(this.data.spans ?? [], linked.span);
+      return index === null ? null : {index, side: exbertState.side};
+    }
     const index = exbertState.token;
     if (index === null || this.data === null || index >= this.data.tokens.length) return null;
     return {index, side: exbertState.side};
@@ -227,6 +235,9 @@ export class ExbertAttentionModule extends LitModule {
     if (measureModel === source) requested.push(field);
     if (fields.special !== null) requested.push(fields.special);
     if (fields.preds !== null) requested.push(fields.preds);
+    for (const extra of [fields.segments, fields.charStart, fields.charEnd]) {
+      if (extra) requested.push(extra);
+    }
     // One layer: LIT returns only the requested fields and its cache answers the other layers.
     const dataset = this.appState.currentDataset;
     const message = `Loading ${MEASURE_LABELS[measure]} of layer ${layer}`;
@@ -273,9 +284,11 @@ export class ExbertAttentionModule extends LitModule {
   private onTokenClick(focus: Focus) {
     const frozen = this.frozen;
     if (frozen !== null && frozen.index === focus.index && frozen.side === focus.side) {
-      exbertState.update({token: null});
+      exbertState.update({token: null, linked: null});
     } else {
-      exbertState.update({token: focus.index, side: focus.side});
+      const span = this.data?.spans?.[focus.index] ?? null;
+      exbertState.update({token: focus.index, side: focus.side,
+                          linked: span === null ? null : {model: this.model, span}});
     }
   }
 
@@ -356,6 +369,8 @@ export class ExbertAttentionModule extends LitModule {
                   .onHeadClick=${(h: number, shift: boolean) => {
                     exbertState.update({heads: clickHead(this.heads, h, this.numHeads, shift)});
                   }}
+                  data-segment-divider=${data.segments ? String(segmentBoundaryRow(data.segments, this.scene?.rowTokens ?? [])) : ''}
+                  data-frozen=${this.frozen?.index ?? ''}
                   data-layer=${data.layer} data-heads=${this.heads.join(',')}
                   data-measure=${data.measure} data-threshold=${this.threshold}
                   data-caption=${figureCaption(this.exportState()!)}></exbert-attention-canvas>

@@ -8,6 +8,7 @@
 import {action, autorun, makeObservable, observable} from 'mobx';
 
 import {DEFAULT_OFFSETS} from '../lib/notation';
+import {CharSpan} from '../lib/segments';
 import {decodeState, SearchKind, ViewState, withState} from '../lib/url_state';
 
 /** The views' observable state; change it only through `update`. */
@@ -25,6 +26,12 @@ export class ExbertViewState implements ViewState {
    * name the token it searches for. Not part of the URL.
    */
   @observable.ref sentenceTokens: string[] = [];
+  /**
+   * The frozen token's character span and the model whose view froze it: the
+   * views of other models (LIT's compare mode) freeze their token over the
+   * same characters. Not part of the URL.
+   */
+  @observable.ref linked: {model: string, span: CharSpan}|null = null;
 
   constructor(initial: ViewState) {
     Object.assign(this, initial);
@@ -32,7 +39,8 @@ export class ExbertViewState implements ViewState {
   }
 
   @action
-  update(changes: Partial<ViewState&{sentenceTokens: string[]}>) {
+  update(changes: Partial<ViewState&{sentenceTokens: string[],
+                                     linked: {model: string, span: CharSpan}|null}>) {
     Object.assign(this, changes);
   }
 
