@@ -123,7 +123,9 @@ def test_compare_mode_links_the_selected_word(tab, clicked, word):
                           f"{other}'s view follows")
   assert shown[other][frozen] == word
   if (clicked, word) == ("bert", "cat"):
-    tab.page.wait_for_timeout(300)
+    # LIT's "maximize upper area" button, so both views show their whole sentence.
+    tab.page.locator("mwc-icon", has_text="vertical_align_bottom").first.click()
+    tab.page.wait_for_timeout(800)
     tab.page.screenshot(path=str(DOCS / "two_models_attention.png"))
 
 
