@@ -82,6 +82,21 @@ def test_pair_divider_and_cross_segment_attention(tab):
   tab.page.screenshot(path=str(ARTIFACTS / "pair_attention.png"))
 
 
+def test_masking_a_segment_b_token_keeps_the_pair(tab):
+  tab.open("bert", example=0)
+  tokens = tab.scene("shown")
+  index = tokens.index("dog")
+  xy = tab.graph.evaluate(f"c => c.tokenPoint({index}, 'left')")
+  tab.page.mouse.dblclick(xy["x"], xy["y"])
+  tab.wait_until(lambda: tab.scene(f"masked[{index}]"), "the token masked")
+  assert tab.scene("segments")[index] == 1.0
+  assert tab.graph.get_attribute("data-segment-divider") == str(tokens.index("[SEP]") + 1)
+  params = tab.wait_until(lambda: (lambda p: p if "[MASK]" in p.get("data_text_b", "") else None)(
+      tab.url_params()), "the new datapoint's text_b in the URL")
+  assert params["data_text_b"] == "the [MASK] slept by the door"
+  assert params["data_text"] == PAIR[0]
+
+
 def test_one_sentence_has_no_divider(tab):
   tab.open("bert", example=1)
   assert tab.scene("segments") is None

@@ -161,8 +161,11 @@ class HFLanguageModel(lit_model.BatchedModel):
         "tokens": lit_types.Tokens(parent="text", mask_token=self.mask_token, required=False),
     }
     if not self.is_causal:
-      # A sentence pair's second segment (exBERT issue #12); empty = one sentence.
-      spec[fields.TEXT_B] = lit_types.TextSegment(required=False, default="")
+      # A sentence pair's second segment (exBERT issue #12); empty = one sentence. A String, not
+      # a TextSegment: LIT's LIME and Ablation Flip read every TextSegment of a model's input spec
+      # from each example (`example[key]`), which fails on a dataset without `text_b`. A dataset
+      # declares it as a TextSegment (lit/datasets.py), so LIT's editor offers it.
+      spec[fields.TEXT_B] = lit_types.String(required=False, default="")
     if self.compute_gradients:
       spec["input_embs"] = lit_types.TokenEmbeddings(align="tokens", required=False)
       spec["grad_target"] = lit_types.CategoryLabel(required=False)

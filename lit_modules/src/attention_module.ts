@@ -312,6 +312,13 @@ export class ExbertAttentionModule extends LitModule {
       [fields.text]: maskedText(tokens, special, index, mask),
     };
     if (fields.acceptsTokens) overrides['tokens'] = maskTokens(tokens, index, mask);
+    if (this.data.segments) {  // a sentence pair: each segment's text from its own pieces
+      const inB = this.data.segments.map(v => v > 0.5);
+      overrides[fields.text] =
+          maskedText(tokens, special.map((s, i) => s || inB[i]), inB[index] ? -1 : index, mask);
+      overrides['text_b'] =
+          maskedText(tokens, special.map((s, i) => s || !inB[i]), inB[index] ? index : -1, mask);
+    }
     const datum = makeModifiedInput(input, overrides, 'exbert-mask');
     try {
       const [added] = await this.appState.annotateNewData([datum]);
