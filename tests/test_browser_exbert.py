@@ -271,11 +271,12 @@ def test_page_loads_without_errors_draws_curves_and_has_local_icon_fonts(app_pag
   for f, t, w in edges:
     assert w == pytest.approx(mean[f, t], abs=2e-5)
   # The view asks the gradient-free internals model for what it shows: one layer's attention,
-  # tokens, specials, predictions.
+  # tokens, specials, predictions, segments and character spans.
   queries = [urllib.parse.parse_qs(urllib.parse.urlparse(u).query)
              for u in app_page.requests if "/get_preds" in u and "attention" in u]
   assert queries and all(q["model"] == ["_bert_internals"] for q in queries), queries
-  requested = {"tokens", "layer_1/attention_packed", "special_tokens", "pred_tokens"}
+  requested = {"tokens", "layer_1/attention_packed", "special_tokens", "pred_tokens",
+               "segment_ids", "char_start", "char_end"}   # pairs, linking two models' views
   assert all(set(q["requested_fields"][0].split(",")) == requested for q in queries), queries
   # LIT's model selector hides the group's `_`-prefixed member, as it hides `_NAME_salience`.
   assert app_page.page.get_by_text("_bert_internals").count() == 0

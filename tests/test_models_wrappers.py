@@ -58,7 +58,9 @@ def test_output_spec_field_names(models, name):
   model = models[name]
   spec = model.output_spec()
   layers = tiny_models.LAYERS
-  expected = {"tokens", "special_tokens", "mean_emb"}
+  expected = {"tokens", "special_tokens", "mean_emb", "char_start", "char_end"}
+  if not model.is_causal:
+    expected.add("segment_ids")   # sentence pairs (text_b)
   expected |= {f"layer_{l}/attention" for l in range(1, layers + 1)}
   expected |= {f"layer_{l}/token_emb" for l in range(0, layers + 1)}
   expected |= {f"layer_{l}/context_emb" for l in range(1, layers + 1)}
@@ -66,7 +68,8 @@ def test_output_spec_field_names(models, name):
     expected |= {"pred_tokens", "input_embs", "token_grad_text", "grad_target", "target_margin"}
   assert set(spec) == expected
   assert spec["tokens"].mask_token == (None if model.is_causal else model.tokenizer.mask_token)
-  inputs = set(model.input_spec())
+  inputs = set(model.input_spec()) - ({"text_b"} if not model.is_causal else set())
+  assert ("text_b" in model.input_spec()) == (not model.is_causal)
   assert inputs == ({"text", "tokens"} if name == "bert_encoder"
                     else {"text", "tokens", "input_embs", "grad_target"})
 

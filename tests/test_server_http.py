@@ -172,7 +172,8 @@ def test_models_are_served_as_groups(info, model):
   full = info["models"][model]["spec"]["output"]
   internals = info["models"][f"_{model}_internals"]["spec"]["output"]
   assert "token_grad_text" in full and "mean_emb" in full
-  shared = {k for k in full if k in ("tokens", "special_tokens", "pred_tokens")
+  shared = {k for k in full if k in ("tokens", "special_tokens", "pred_tokens", "char_start",
+                                     "char_end", "segment_ids")
             or k.startswith("layer_")}
   packed = {f"{k}_packed" for k in full if k.endswith("/attention")}
   assert set(internals) == shared | packed

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
   parser.add_argument("--model", required=True,
                       help="short name (minilm, smollm2), local directory or hub name")
   parser.add_argument("--text", required=True, help="the sentence; [MASK] marks a masked position")
+  parser.add_argument("--text-b", default="", metavar="TEXT",
+                      help="masked models: a second sentence, encoded with --text as a pair "
+                           "([CLS] A [SEP] B [SEP], token type ids 0 and 1)")
   parser.add_argument("--top-k", type=positive_int, default=5,
                       help="predictions per position (default 5)")
   parser.add_argument("--lens", action="store_true",
@@ -49,7 +52,7 @@ def too_long(count: int, limit: int, model_name: str) -> ExbertError:
                      "shorten it")
 
 
-def check_text_length(text: str, source: str, config, model_name: str) -> None:
+def check_text_length(text: str, source: str, config, model_name: str, text_b: str = "") -> None:
   """Counts the text's tokens with the model's tokenizer alone (no weights) against its limit.
 
   Counted as the model will (specials added, a typed [MASK] as the tokenizer's mask token);
@@ -62,7 +65,9 @@ def check_text_length(text: str, source: str, config, model_name: str) -> None:
   limit = min(hf.max_input_length(tokenizer, config), hf.DEFAULT_MAX_TOKENS)
   if not hf.is_causal_config(config) and tokenizer.mask_token:
     text, _ = internals.substitute_mask(text, hf.TYPED_MASK, tokenizer.mask_token)
-  count = len(tokenizer(text, add_special_tokens=True)["input_ids"])
+    if text_b:
+      text_b, _ = internals.substitute_mask(text_b, hf.TYPED_MASK, tokenizer.mask_token)
+  count = len(tokenizer(text, text_b or None, add_special_tokens=True)["input_ids"])
   if count > limit:
     raise too_long(count, limit, model_name)
 
@@ -90,7 +95,7 @@ def readable_pieces(tokenizer, pieces: list[str]) -> list[str]:
   return out
 
 
-def predictions(model, text: str, top_k: int) -> dict:
+def predictions(model, text: str, top_k: int, text_b: str = "") -> dict:
   """The JSON document `--json` prints (also what the plain output shows).
 
   `tokens` and each prediction's `token` are the raw word-pieces (`Ġcat`); `token_text` and
@@ -100,10 +105,12 @@ def predictions(model, text: str, top_k: int) -> dict:
   if top_k < 1:
     raise ExbertError(f"--top-k: must be at least 1, got {top_k}")
   model.top_k = top_k
-  encoded = model.encode(text)
+  encoded = model.encode(text, None, text_b or None)
   if encoded.truncated:
-    raise too_long(len(model.tokenizer(text)["input_ids"]), model.max_length, model.name)
-  output = list(model.predict([{"text": text}]))[0]
+    raise too_long(len(model.tokenizer(text, text_b or None)["input_ids"]), model.max_length,
+                   model.name)
+  example = {"text": text, "text_b": text_b} if text_b else {"text": text}
+  output = list(model.predict([example]))[0]
   tokenizer = model.tokenizer
   doc = {
       "model": model.name,
@@ -114,6 +121,9 @@ def predictions(model, text: str, top_k: int) -> dict:
       "token_text": readable_pieces(tokenizer, output["tokens"]),
       "special": [bool(s) for s in output["special_tokens"]],
   }
+  if text_b:
+    doc["text_b"] = text_b
+    doc["segments"] = [int(s) for s in output["segment_ids"]]
   if "pred_tokens" in output:
     doc["predictions"] = [
         [{"token": tok, "text": text, "prob": float(p)}
@@ -124,13 +134,13 @@ def predictions(model, text: str, top_k: int) -> dict:
   return doc
 
 
-def lens_document(model, text: str, top_k: int) -> dict:
+def lens_document(model, text: str, top_k: int, text_b: str = "") -> dict:
   """`lens` of the JSON document: per position, per layer 0..L, the top-k (token, readable text,
   probability) and `final_rank` (rank of the last layer's top-1 there), and per position the
   first layer where the final top-1 is within the top LENS_TOP."""
   from exbert_lit.models import lens as lens_lib  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
-  (lens,) = model.logit_lens([text], k=top_k)
+  (lens,) = model.logit_lens([text], k=top_k, texts_b=[text_b or None])
   first = lens_lib.first_layer_in_top(torch.from_numpy(lens.final_rank), LENS_TOP).tolist()
   layers = len(lens.top_tokens)
   readable = {}
@@ -150,11 +160,11 @@ def lens_document(model, text: str, top_k: int) -> dict:
   return {"layers": layers - 1, "top_k": top_k, "positions": positions}
 
 
-def attention_document(model, text: str, kind: str, layer: int) -> dict:
+def attention_document(model, text: str, kind: str, layer: int, text_b: str = "") -> dict:
   """`attention` of the JSON document: one layer's matrix, `values` nested lists ([H, T, T] or,
   for rollout, [T, T]); for value-norm `values` are the raw norms and `rescaled` their rows
   divided by the row sums (what the view draws)."""
-  (m,) = model.measures([text])
+  (m,) = model.measures([text], texts_b=[text_b or None])
   doc = {"kind": kind, "layer": layer}
   if kind == "weights":
     values = m.attention[layer - 1]
@@ -239,15 +249,21 @@ def run(args: argparse.Namespace) -> int:
   vocab_size = getattr(config, "vocab_size", None)
   if vocab_size and args.top_k > vocab_size:
     raise ExbertError(f"--top-k {args.top_k} is more than the model's {vocab_size} tokens")
-  check_text_length(args.text, source, config, args.model)
+  text_b = args.text_b if args.text_b.strip() else ""
+  if text_b:
+    from exbert_lit.models import arch  # pylint: disable=g-import-not-at-top
+    if arch.is_causal_config(config):
+      raise ExbertError(f"--text-b: {args.model} is a causal LM; sentence pairs are for masked "
+                        "models (drop --text-b, or join the sentences in --text)")
+  check_text_length(args.text, source, config, args.model, text_b)
   check_measures(args, config)
   from exbert_lit.models import registry  # pylint: disable=g-import-not-at-top
   model = registry.load_model(args.model, top_k=args.top_k, compute_gradients=False)
-  doc = predictions(model, args.text, args.top_k)
+  doc = predictions(model, args.text, args.top_k, text_b)
   if args.lens:
-    doc["lens"] = lens_document(model, args.text, args.top_k)
+    doc["lens"] = lens_document(model, args.text, args.top_k, text_b)
   if args.attention:
-    doc["attention"] = attention_document(model, args.text, args.attention, args.layer)
+    doc["attention"] = attention_document(model, args.text, args.attention, args.layer, text_b)
   if args.json:
     json.dump(doc, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")

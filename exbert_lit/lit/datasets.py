@@ -38,21 +38,35 @@ def _clean(lines: Iterable[str]) -> list[str]:
   return out
 
 
+PAIR_SEPARATOR = "\t"   # "A<tab>B": a sentence pair, B the masked models' `text_b`
+
+
 class SentencesDataset(lit_dataset.Dataset):
-  """Sentences given in Python."""
+  """Sentences given in Python; a sentence "A<tab>B" is a pair (`text` A, `text_b` B), and a
+  dataset with a pair has the optional `text_b` field (empty for its single sentences)."""
 
   def __init__(self, sentences: list[str], description: str = "sentences"):
     sentences = _clean(sentences)
     if not sentences:
       raise ExbertError(f"{description}: no sentences")
     self._description = description
-    self._examples = [{"text": s} for s in sentences]
+    self._pairs = any(PAIR_SEPARATOR in s for s in sentences)
+    self._examples = [self._example(s) for s in sentences]
+
+  def _example(self, sentence: str) -> dict[str, str]:
+    if not self._pairs:
+      return {"text": sentence}
+    a, _, b = sentence.partition(PAIR_SEPARATOR)
+    return {"text": a.strip(), "text_b": b.strip()}
 
   def description(self) -> str:
     return self._description
 
   def spec(self) -> lit_types.Spec:
-    return {"text": lit_types.TextSegment()}
+    spec: lit_types.Spec = {"text": lit_types.TextSegment()}
+    if self._pairs:
+      spec["text_b"] = lit_types.TextSegment(required=False, default="")
+    return spec
 
 
 class CorpusDataset(lit_dataset.Dataset):

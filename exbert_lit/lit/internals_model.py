@@ -41,7 +41,8 @@ _SUFFIX = "_internals"
 _PACKED_DTYPE = np.dtype("<u2")
 # The output fields of the internals model (docs/FIELDS.md names): no gradients, no mean_emb.
 _INTERNAL_FIELDS = frozenset({fields_lib.TOKENS, fields_lib.SPECIAL_TOKENS,
-                              fields_lib.PRED_TOKENS})
+                              fields_lib.PRED_TOKENS, fields_lib.SEGMENT_IDS,
+                              fields_lib.CHAR_START, fields_lib.CHAR_END})
 _INTERNAL_LAYER_FIELDS = frozenset({fields_lib.ATTENTION, fields_lib.TOKEN_EMB,
                                     fields_lib.CONTEXT_EMB})
 
@@ -147,7 +148,8 @@ class InternalsModel(lit_model.ModelWrapper):
       self._input_spec = dict(self._twin.input_spec())
       output_spec = self._twin.output_spec()
     elif callable(getattr(self._base, "internals", None)):
-      self._input_spec = {k: v for k, v in served.input_spec().items() if k == "text"}
+      self._input_spec = {k: v for k, v in served.input_spec().items()
+                          if k in ("text", fields_lib.TEXT_B)}
       output_spec = served.output_spec()
     else:
       raise ValueError(f"model {label!r} has neither a compute_gradients switch nor internals()")
@@ -180,8 +182,10 @@ class InternalsModel(lit_model.ModelWrapper):
       if self._twin is not None:
         outputs = list(self._twin.predict(inputs))
       else:
-        outputs = [fields_from_internals(item) for item in
-                   self._base.internals([ex["text"] for ex in inputs])]
+        texts_b = [(ex.get(fields_lib.TEXT_B) if fields_lib.TEXT_B in self._input_spec else None)
+                   or None for ex in inputs]
+        args = ([ex["text"] for ex in inputs],) + ((texts_b,) if any(texts_b) else ())
+        outputs = [fields_from_internals(item) for item in self._base.internals(*args)]
     return [self._fields(output) for output in outputs]
 
   def _fields(self, output: lit_types.JsonDict) -> lit_types.JsonDict:

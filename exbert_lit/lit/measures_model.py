@@ -59,7 +59,8 @@ class _Member(lit_model.ModelWrapper):
     self._lock = lock
     self.label = label
     self._base = corpus_search.unwrap(served)
-    self._input_spec = {k: v for k, v in served.input_spec().items() if k in ("text", "tokens")}
+    self._input_spec = {k: v for k, v in served.input_spec().items()
+                        if k in ("text", "tokens", fields_lib.TEXT_B)}
     served_spec = served.output_spec()
     self._output_spec: lit_types.Spec = {
         k: served_spec[k] for k in (fields_lib.TOKENS, fields_lib.SPECIAL_TOKENS)}
@@ -80,10 +81,13 @@ class _Member(lit_model.ModelWrapper):
     with self._lock:
       text_checks.check_examples(self, inputs, self.label, refuse_long=True)
       self.model_calls += 1
+      texts_b = [(ex.get(fields_lib.TEXT_B) if fields_lib.TEXT_B in self._input_spec else None)
+                 or None for ex in inputs]
       return self._run([ex.get("text", "") for ex in inputs],
-                       [ex.get("tokens") or None for ex in inputs])
+                       [ex.get("tokens") or None for ex in inputs],
+                       texts_b if any(texts_b) else None)
 
-  def _run(self, texts, tokens) -> list[lit_types.JsonDict]:
+  def _run(self, texts, tokens, texts_b) -> list[lit_types.JsonDict]:
     raise NotImplementedError
 
 
@@ -102,9 +106,10 @@ class MeasuresModel(_Member):
   def description(self) -> str:
     return f"{self.label}: value-weighted attention and attention rollout for the exBERT views"
 
-  def _run(self, texts, tokens) -> list[lit_types.JsonDict]:
+  def _run(self, texts, tokens, texts_b) -> list[lit_types.JsonDict]:
     outputs = []
-    for item in self._base.measures(texts, tokens=tokens):
+    extra = {} if texts_b is None else {"texts_b": texts_b}
+    for item in self._base.measures(texts, tokens=tokens, **extra):
       shown = measures_lib.rescale_rows(torch.from_numpy(item.attention_norm)).numpy()
       out = {fields_lib.TOKENS: list(item.tokens),
              fields_lib.SPECIAL_TOKENS: [float(x) for x in item.special]}
@@ -132,9 +137,10 @@ class LensModel(_Member):
   def description(self) -> str:
     return f"{self.label}: the logit lens (top-{self.top_k} of the read-out at every layer)"
 
-  def _run(self, texts, tokens) -> list[lit_types.JsonDict]:
+  def _run(self, texts, tokens, texts_b) -> list[lit_types.JsonDict]:
     outputs = []
-    for item in self._base.logit_lens(texts, k=self.top_k, tokens=tokens):
+    extra = {} if texts_b is None else {"texts_b": texts_b}
+    for item in self._base.logit_lens(texts, k=self.top_k, tokens=tokens, **extra):
       out = {fields_lib.TOKENS: list(item.tokens),
              fields_lib.SPECIAL_TOKENS: [float(x) for x in item.special]}
       for layer, (pieces, probs) in enumerate(zip(item.top_tokens, item.top_probs.tolist())):

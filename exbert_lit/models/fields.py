@@ -13,6 +13,15 @@ from typing import Optional
 TOKENS = "tokens"
 SPECIAL_TOKENS = "special_tokens"
 PRED_TOKENS = "pred_tokens"
+# Masked models: the optional second segment of a sentence pair (TextSegment input; empty = none),
+# and each token's segment, TokenScores [T]: 0 = segment A (with its specials), 1 = segment B.
+TEXT_B = "text_b"
+SEGMENT_IDS = "segment_ids"
+# Each token's character span in its segment's text (`text`, or `text_b` for segment B),
+# TokenScores [T] of integers; [0, 0] for specials and given word-pieces. The attention views
+# of two models link the selected word by these spans (their tokenisations differ).
+CHAR_START = "char_start"
+CHAR_END = "char_end"
 
 ATTENTION = "attention"        # AttentionHeads [H, T, T]
 TOKEN_EMB = "token_emb"        # E(l), TokenEmbeddings [T, D]

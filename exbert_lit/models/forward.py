@@ -48,6 +48,15 @@ def _padded_ids(batch: Sequence[tokens_lib.Encoded], pad_id: int
   return ids, mask
 
 
+def _padded_types(batch: Sequence[tokens_lib.Encoded], width: int) -> torch.Tensor:
+  """Token type ids [B, T] (sentence pairs: 0 = segment A, 1 = B; padding and single
+  sentences 0), as the model's `token_type_ids`."""
+  types = torch.zeros((len(batch), width), dtype=torch.long)
+  for b, e in enumerate(batch):
+    types[b, :e.length] = torch.as_tensor(e.segments, dtype=torch.long)
+  return types
+
+
 def _word_embeddings(net: torch.nn.Module, ids: torch.Tensor, batch, input_embs
                      ) -> torch.Tensor:
   """The word embeddings of `ids` [B, T, D], with the given ones (LIT's `input_embs`, e.g.
@@ -95,6 +104,9 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
   """
   ids, mask = _padded_ids(batch, codec.pad_id)
   ids, mask = ids.to(device), mask.to(device)
+  extra: dict[str, torch.Tensor] = {}
+  if codec.uses_token_types and any(e.token_type_ids is not None for e in batch):
+    extra["token_type_ids"] = _padded_types(batch, ids.shape[1]).to(device)
   word_embs = _word_embeddings(net, ids, batch, input_embs)
   run: dict[str, Any] = {}
   with torch.set_grad_enabled(with_gradients):
@@ -108,7 +120,7 @@ def forward(net: torch.nn.Module, batch: Sequence[tokens_lib.Encoded], *,
       needs_head = has_head and (with_logits or with_gradients)
       runner = net if needs_head else net.base_model
       out = runner(inputs_embeds=word_embs, attention_mask=mask,
-                   output_attentions=True, output_hidden_states=True)
+                   output_attentions=True, output_hidden_states=True, **extra)
     logits = getattr(out, "logits", None) if needs_head else None
     if with_gradients and logits is not None:
       focus = [codec.focus_position(e, is_causal) for e in batch]

@@ -160,6 +160,12 @@ class HFLanguageModel(lit_model.BatchedModel):
         # Identical to the output's Tokens (LIT's HotFlip requires is_compatible()).
         "tokens": lit_types.Tokens(parent="text", mask_token=self.mask_token, required=False),
     }
+    if not self.is_causal:
+      # A sentence pair's second segment (exBERT issue #12); empty = one sentence. A String, not
+      # a TextSegment: LIT's LIME and Ablation Flip read every TextSegment of a model's input spec
+      # from each example (`example[key]`), which fails on a dataset without `text_b`. A dataset
+      # declares it as a TextSegment (lit/datasets.py), so LIT's editor offers it.
+      spec[fields.TEXT_B] = lit_types.String(required=False, default="")
     if self.compute_gradients:
       spec["input_embs"] = lit_types.TokenEmbeddings(align="tokens", required=False)
       spec["grad_target"] = lit_types.CategoryLabel(required=False)
@@ -169,7 +175,11 @@ class HFLanguageModel(lit_model.BatchedModel):
     spec: lit_types.Spec = {
         "tokens": lit_types.Tokens(parent="text", mask_token=self.mask_token),
         "special_tokens": lit_types.TokenScores(align="tokens"),
+        fields.CHAR_START: lit_types.TokenScores(align="tokens"),
+        fields.CHAR_END: lit_types.TokenScores(align="tokens"),
     }
+    if not self.is_causal:
+      spec[fields.SEGMENT_IDS] = lit_types.TokenScores(align="tokens")
     for l in range(1, self.num_layers + 1):
       spec[fields.attention(l)] = lit_types.AttentionHeads(
           align_in="tokens", align_out="tokens")
@@ -199,7 +209,10 @@ class HFLanguageModel(lit_model.BatchedModel):
     return self._embedding_table
 
   def predict_minibatch(self, inputs: list[JsonDict]) -> list[JsonDict]:
-    encoded = [self.encode(ex.get("text", ""), ex.get("tokens")) for ex in inputs]
+    # A causal model's spec has no text_b: a pair dataset's second segment is not its input.
+    encoded = [self.encode(ex.get("text", ""), ex.get("tokens"),
+                           None if self.is_causal else ex.get(fields.TEXT_B))
+               for ex in inputs]
     input_embs = [ex.get("input_embs") for ex in inputs]
     targets = [self._targets.requested(ex) for ex in inputs]
     run = self._forward(encoded, input_embs=input_embs, targets=targets,
@@ -219,11 +232,15 @@ class HFLanguageModel(lit_model.BatchedModel):
                                                       self.model)
     return self._fingerprint
 
-  def internals(self, texts: Sequence[str]) -> list[api.SentenceInternals]:
-    """Batched, gradient-free forward passes; see api.SentenceInternals for shapes."""
+  def internals(self, texts: Sequence[str],
+                texts_b: Optional[Sequence[Optional[str]]] = None
+                ) -> list[api.SentenceInternals]:
+    """Batched, gradient-free forward passes; see api.SentenceInternals for shapes. `texts_b`,
+    per text, a sentence pair's second segment (masked models) or None."""
     results: list[api.SentenceInternals] = []
-    for start in range(0, len(texts), self.batch_size):
-      encoded = [self.encode(t) for t in texts[start:start + self.batch_size]]
+    pairs = list(zip(texts, texts_b or [None] * len(texts)))
+    for start in range(0, len(pairs), self.batch_size):
+      encoded = [self.encode(t, None, b) for t, b in pairs[start:start + self.batch_size]]
       run = self._forward(encoded, with_gradients=False, with_logits=False)
       for b, enc in enumerate(encoded):
         n = enc.length
@@ -239,14 +256,16 @@ class HFLanguageModel(lit_model.BatchedModel):
     return results
 
   def measures(self, texts: Sequence[str],
-               tokens: Optional[Sequence[Optional[Sequence[str]]]] = None
+               tokens: Optional[Sequence[Optional[Sequence[str]]]] = None,
+               texts_b: Optional[Sequence[Optional[str]]] = None
                ) -> list[api.SentenceMeasures]:
     """Value-weighted attention and rollout (measures.py), from batched gradient-free forward
-    passes; `tokens`, per text, word-pieces to use as given (or None). Shapes in api.py."""
-    items = list(zip(texts, tokens or [None] * len(texts)))
+    passes; `tokens`, per text, word-pieces to use as given (or None); `texts_b`, per text, a
+    sentence pair's second segment (or None). Shapes in api.py."""
+    items = list(zip(texts, tokens or [None] * len(texts), texts_b or [None] * len(texts)))
     results: list[api.SentenceMeasures] = []
     for start in range(0, len(items), self.batch_size):
-      encoded = [self.encode(t, given) for t, given in items[start:start + self.batch_size]]
+      encoded = [self.encode(*item) for item in items[start:start + self.batch_size]]
       run = self._forward(encoded, with_gradients=False, with_logits=False, with_values=True,
                           with_contexts=False)
       for b, enc in enumerate(encoded):
@@ -266,7 +285,8 @@ class HFLanguageModel(lit_model.BatchedModel):
     return self._readout is not None
 
   def logit_lens(self, texts: Sequence[str], k: int = 5,
-                 tokens: Optional[Sequence[Optional[Sequence[str]]]] = None
+                 tokens: Optional[Sequence[Optional[Sequence[str]]]] = None,
+                 texts_b: Optional[Sequence[Optional[str]]] = None
                  ) -> list[api.SentenceLens]:
     """The top-k of the model's read-out applied to every E(l), l = 0..L (lens.py); ExbertError
     for a model without one (an encoder)."""
@@ -274,10 +294,10 @@ class HFLanguageModel(lit_model.BatchedModel):
       raise lens_lib.no_lens_error(self.name, self.model_type, self.has_head)
     if k < 1:
       raise ExbertError(f"logit lens: k must be at least 1, got {k}")
-    items = list(zip(texts, tokens or [None] * len(texts)))
+    items = list(zip(texts, tokens or [None] * len(texts), texts_b or [None] * len(texts)))
     results: list[api.SentenceLens] = []
     for start in range(0, len(items), self.batch_size):
-      encoded = [self.encode(t, given) for t, given in items[start:start + self.batch_size]]
+      encoded = [self.encode(*item) for item in items[start:start + self.batch_size]]
       run = self._forward(encoded, with_gradients=False, with_logits=False, with_contexts=False)
       for b, enc in enumerate(encoded):
         hidden = [h[b, :enc.length].to(self.device) for h in run["hidden"]]
@@ -295,10 +315,12 @@ class HFLanguageModel(lit_model.BatchedModel):
 
   # --- tokenisation (tokens.py) --------------------------------------------------------------
 
-  def encode(self, text: str, tokens: Optional[Sequence[str]] = None) -> Encoded:
+  def encode(self, text: str, tokens: Optional[Sequence[str]] = None,
+             text_b: Optional[str] = None) -> Encoded:
     """Text (or given word-pieces, used as-is) -> ids, offsets, special flags, truncation flag
-    (see tokens.TokenCodec.encode); ExbertError for empty input."""
-    return self.codec.encode(text, tokens)
+    (see tokens.TokenCodec.encode); `text_b` makes a sentence pair (masked models; ExbertError
+    for a causal one); ExbertError for empty input."""
+    return self.codec.encode(text, tokens, text_b)
 
   def focus_position(self, enc: Encoded) -> int:
     """Where the gradients look. Masked: first mask token, else the last non-special token.
@@ -341,7 +363,11 @@ class HFLanguageModel(lit_model.BatchedModel):
     out: JsonDict = {
         "tokens": self.codec.pieces(enc.ids),
         "special_tokens": [float(s) for s in enc.special],
+        fields.CHAR_START: [float(o) for o in enc.offsets[:, 0]],
+        fields.CHAR_END: [float(o) for o in enc.offsets[:, 1]],
     }
+    if not self.is_causal:
+      out[fields.SEGMENT_IDS] = [float(s) for s in enc.segments]
     for l, att in enumerate(run["attention"], start=1):
       out[fields.attention(l)] = att[b, :, :n, :n].numpy()
     if "logits" in run:

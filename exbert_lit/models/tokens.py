@@ -28,6 +28,18 @@ class Encoded:
   offsets: np.ndarray       # int32 [T, 2] into `text`; [0, 0] for specials and given tokens
   special: np.ndarray       # bool [T]
   truncated: bool           # True if the text had more tokens than the model's limit
+  # A sentence pair (masked models' `text_b`): the tokenizer's token type ids [T], 0 for
+  # segment A (and its specials), 1 for segment B; None for one sentence. Offsets of segment B's
+  # pieces point into `text_b`.
+  token_type_ids: Optional[list[int]] = None
+  text_b: str = ""
+
+  @property
+  def segments(self) -> np.ndarray:
+    """int [T]: the segment of each token (0 = A, 1 = B); all 0 for one sentence."""
+    if self.token_type_ids is None:
+      return np.zeros(len(self.ids), np.int32)
+    return np.asarray(self.token_type_ids, np.int32)
 
   @property
   def length(self) -> int:
@@ -56,14 +68,32 @@ class TokenCodec:
     self.pad_id: int = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0)
                             if i is not None)
     self.vocab: dict[str, int] = tokenizer.get_vocab()
+    # Whether the model reads token type ids (BERT: yes; RoBERTa, DistilBERT: no, and the
+    # segments are then only shown, not given to the model).
+    self.uses_token_types: bool = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
 
-  def encode(self, text: str, tokens: Optional[Sequence[str]] = None) -> Encoded:
+  def encode(self, text: str, tokens: Optional[Sequence[str]] = None,
+             text_b: Optional[str] = None) -> Encoded:
     """Text (or given word-pieces, used as-is) -> ids, offsets, special flags, truncation flag.
 
+    `text_b` (masked models only; empty or None = one sentence) makes a sentence pair with the
+    tokenizer's pair encoding (`[CLS] A [SEP] B [SEP]`) and its token type ids; with given
+    word-pieces, the pieces after the first separator are segment B.
     Raises ExbertError naming the field for empty input or an unknown word-piece. Over-long
     input is cut to `max_length` tokens (specials kept) with a logged warning and
     `truncated=True`.
     """
+    text_b = text_b if isinstance(text_b, str) and text_b.strip() else None
+    if text_b is not None and self.mask_token is None:
+      raise ExbertError(f"text_b: {self.name} is a causal LM; sentence pairs are for masked "
+                        "models: leave text_b empty")
+    encoded = self._encode_one(text, tokens, text_b)
+    if text_b is not None:
+      encoded.text_b = text_b
+    return encoded
+
+  def _encode_one(self, text: str, tokens: Optional[Sequence[str]],
+                  text_b: Optional[str]) -> Encoded:
     if tokens is not None and len(tokens) > 0:
       tokens = list(tokens)
       truncated = len(tokens) > self.max_length
@@ -75,35 +105,56 @@ class TokenCodec:
       return Encoded(text=text if isinstance(text, str) else "", ids=ids,
                      offsets=np.zeros((len(ids), 2), np.int32),
                      special=np.array([i in self.special_ids for i in ids], bool),
-                     truncated=truncated)
+                     truncated=truncated,
+                     token_type_ids=None if text_b is None else self._given_types(ids))
     if not isinstance(text, str) or not text.strip():
       raise ExbertError("text: empty or whitespace-only input; give a sentence")
     model_text, edits = text, []
     if self.mask_token:
       model_text, edits = internals_lib.substitute_mask(text, TYPED_MASK, self.mask_token)
-    enc = self._tokenize(model_text)
+    model_b, edits_b = text_b, []
+    if text_b is not None and self.mask_token:
+      model_b, edits_b = internals_lib.substitute_mask(text_b, TYPED_MASK, self.mask_token)
+    enc = self._tokenize(model_text, model_b)
     truncated = len(enc["input_ids"]) > self.max_length
     if truncated:
       logger.warning("text: %d tokens, more than %s's limit of %d; truncated",
                      len(enc["input_ids"]), self.name, self.max_length)
-      enc = self._tokenize(model_text, truncation=True, max_length=self.max_length)
+      enc = self._tokenize(model_text, model_b, truncation=True, max_length=self.max_length)
     ids = list(enc["input_ids"])
     special = np.array([i in self.special_ids for i in ids], bool)
     offsets = np.array(enc.get("offset_mapping") or np.zeros((len(ids), 2)),
                        np.int32).reshape(-1, 2)
-    if edits:
-      offsets = np.vectorize(lambda o: internals_lib.map_offset_back(int(o), edits),
-                             otypes=[np.int32])(offsets)
+    types = None
+    if text_b is not None:
+      types = (list(enc["token_type_ids"]) if self.uses_token_types and enc.get("token_type_ids")
+               else self._given_types(ids))
+    in_b = np.asarray(types, bool) if types is not None else np.zeros(len(ids), bool)
+    for part, part_edits in ((~in_b, edits), (in_b, edits_b)):
+      if part_edits and part.any():
+        offsets[part] = np.vectorize(lambda o, e=part_edits: internals_lib.map_offset_back(int(o), e),
+                                     otypes=[np.int32])(offsets[part])
     offsets[special] = 0
-    return Encoded(text=text, ids=ids, offsets=offsets, special=special, truncated=truncated)
+    return Encoded(text=text, ids=ids, offsets=offsets, special=special, truncated=truncated,
+                   token_type_ids=types)
 
-  def _tokenize(self, text: str, **kwargs):
-    """The tokenizer's encoding with character offsets, or without them (all [0, 0] later)
-    for tokenizers that cannot give offsets (pure-Python ones)."""
+  def _given_types(self, ids: Sequence[int]) -> list[int]:
+    """Token types of a pair given as ids: 0 up to and including the first separator, 1 after
+    (the tokenizers that return no token type ids, e.g. RoBERTa's, are read the same way)."""
+    sep = self.tokenizer.sep_token_id
+    first = ids.index(sep) if sep in ids else len(ids) - 1
+    return [0 if i <= first else 1 for i in range(len(ids))]
+
+  def _tokenize(self, text: str, text_b: Optional[str] = None, **kwargs):
+    """The tokenizer's encoding (of a pair when `text_b` is given) with character offsets, or
+    without them (all [0, 0] later) for tokenizers that cannot give offsets (pure-Python ones)."""
+    args = (text,) if text_b is None else (text, text_b)
+    if text_b is not None:
+      kwargs["return_token_type_ids"] = True
     try:
-      return self.tokenizer(text, return_offsets_mapping=True, add_special_tokens=True, **kwargs)
+      return self.tokenizer(*args, return_offsets_mapping=True, add_special_tokens=True, **kwargs)
     except NotImplementedError:
-      return self.tokenizer(text, add_special_tokens=True, **kwargs)
+      return self.tokenizer(*args, add_special_tokens=True, **kwargs)
 
   def token_id(self, token: str) -> int:
     """A given word-piece's id; `[MASK]` is the mask; unknown pieces the unknown token."""

@@ -21,6 +21,7 @@ import {headMatrices} from '../lib/head_matrices';
 import {attentionBins, rowAtMinimap, weightOutside, windowMark} from '../lib/minimap';
 import {Edge, focusedEdges} from '../lib/threshold';
 
+import {paintSegments} from './canvas_paint';
 import {CELL_WIDTH, paintEdges, paintHeadMatrix, paintMinimap, paintTokens, Scene, SceneLayout, sceneLayout, sizeCanvas, windowEdges} from './canvas_paint';
 
 const MINIMAP_WIDTH = 14;
@@ -171,6 +172,7 @@ export class ExbertAttentionCanvas extends LitElement {
     const [first, last] = this.window();
     paintHeadMatrix(ctx, scene, layout, scene.overview.left, layout.leftMatrixX, first, last, scrollTop);
     paintHeadMatrix(ctx, scene, layout, scene.overview.right, layout.rightMatrixX, first, last, scrollTop);
+    paintSegments(ctx, scene, layout, first, last, scrollTop);
     paintTokens(ctx, scene, layout, first, last, scrollTop);
     paintEdges(ctx, scene, layout, windowEdges(scene, first, last), scrollTop);
     this.base.style.opacity = this.pointed === null ? '1' : '0.12';
@@ -202,6 +204,7 @@ export class ExbertAttentionCanvas extends LitElement {
                      layout.rowHeight);
       }
       // The base layer is faded: tokens and matrices are redrawn at full strength.
+      paintSegments(ctx, scene, layout, first, last, scrollTop);
       paintTokens(ctx, scene, layout, first, last, scrollTop);
       if (scene.att.length > 0) {
         const matrices = headMatrices(scene.att, scene.overview, focus);

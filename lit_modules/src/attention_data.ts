@@ -10,6 +10,7 @@ import {Rows} from '../lib/attention';
 import {rowIndices, tokensOfRows} from '../lib/geometry';
 import {meanInto, strongestOut} from '../lib/head_matrices';
 import {Measure} from '../lib/measures';
+import {CharSpan, tokenSpans} from '../lib/segments';
 import {Edge, thresholdEdges} from '../lib/threshold';
 import {displayToken} from '../lib/tokens';
 
@@ -29,6 +30,10 @@ export interface AttentionData {
   attention: Float32Array[][];
   /** Per position; [] when the model has no predictions. */
   preds: TopK[];
+  /** Sentence pairs: each token's segment (0 = A, 1 = B); null for one segment. */
+  segments?: number[]|null;
+  /** Each token's character span, for linking two models' views; [] when not served. */
+  spans?: Array<CharSpan|null>;
 }
 
 /** The lightest curve worth drawing (below it a curve is invisible). */
@@ -53,6 +58,19 @@ export function decodeAttention(
     attention: typeof packed === 'string' ? unpackAttention(packed, tokens.length) :
         ((packed ?? []) as number[][][]).map(m => m.map(r => Float32Array.from(r))),
     preds: fields.preds !== null ? (pred[fields.preds] ?? []) as TopK[] : [],
+    ...segmentData(fields, pred),
+  };
+}
+
+/** The segments and character spans of a prediction, where the model serves them. */
+function segmentData(fields: AttentionFields, pred: Preds):
+    {segments: number[]|null, spans: Array<CharSpan|null>} {
+  const segments = fields.segments ? (pred[fields.segments] ?? null) as number[]|null : null;
+  const starts = fields.charStart ? pred[fields.charStart] as number[]|undefined : undefined;
+  const ends = fields.charEnd ? pred[fields.charEnd] as number[]|undefined : undefined;
+  return {
+    segments: segments !== null && segments.some(s => s > 0.5) ? segments : null,
+    spans: starts && ends ? tokenSpans(starts, ends, segments) : [],
   };
 }
 
@@ -80,5 +98,6 @@ export function buildScene(
     overview: {left: strongestOut(perHead), right: meanInto(perHead)},
     heads,
     causal,
+    segments: data.segments ?? null,
   };
 }

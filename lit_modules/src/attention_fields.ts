@@ -28,6 +28,11 @@ export interface AttentionFields {
   text: string;
   /** Whether the model accepts word-pieces as input (`tokens`). */
   acceptsTokens: boolean;
+  /** A sentence pair's segment of each token (masked models' `segment_ids`), if served. */
+  segments?: string|null;
+  /** Each token's character span (`char_start`, `char_end`), if served. */
+  charStart?: string|null;
+  charEnd?: string|null;
 }
 
 /** The field names for a model's spec; null if it has no attention. */
@@ -64,7 +69,16 @@ export function attentionFields(inputSpec: Spec, outputSpec: Spec):
     maskToken: tokensSpec?.mask_token || null,
     text: tokensSpec?.parent || 'text',
     acceptsTokens: tokens in inputSpec,
+    segments: tokenScores(outputSpec, 'segment_ids', tokens),
+    charStart: tokenScores(outputSpec, 'char_start', tokens),
+    charEnd: tokenScores(outputSpec, 'char_end', tokens),
   };
+}
+
+/** `name` if the spec has it as TokenScores aligned to `tokens`, else null. */
+function tokenScores(outputSpec: Spec, name: string, tokens: string): string|null {
+  const spec = outputSpec[name];
+  return spec instanceof TokenScores && spec.align === tokens ? name : null;
 }
 
 /** `_NAME_measures`, the group member that serves value-weighted attention and rollout. */

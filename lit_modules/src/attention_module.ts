@@ -25,6 +25,7 @@ import {clickHead} from '../lib/head_matrices';
 import {formatHeadSet, HeadSetError, parseHeadSet, toggleHead} from '../lib/heads';
 import {chooseMeasure, hasHeads, Measure, MEASURE_LABELS} from '../lib/measures';
 import {focusedEdges} from '../lib/threshold';
+import {alignedToken, segmentBoundaryRow} from '../lib/segments';
 import {maskedText, maskTokens} from '../lib/tokens';
 
 import './attention_canvas';
@@ -161,8 +162,15 @@ export class ExbertAttentionModule extends LitModule {
                       this.fields?.maskToken ?? null);
   }
 
-  /** The frozen token, if it exists in this sentence. */
+  /** The frozen token, if it exists in this sentence; frozen in another model's view (compare
+   * mode), the token of this model over the same characters. */
   @computed get frozen(): Focus|null {
+    const linked = exbertState.linked;
+    if (linked !== null && linked.model !== this.model && this.data !== null &&
+        exbertState.token !== null) {
+      const index = alignedToken(this.data.spans ?? [], linked.span);
+      return index === null ? null : {index, side: exbertState.side};
+    }
     const index = exbertState.token;
     if (index === null || this.data === null || index >= this.data.tokens.length) return null;
     return {index, side: exbertState.side};
@@ -235,6 +243,9 @@ export class ExbertAttentionModule extends LitModule {
     if (measureModel === source) requested.push(field);
     if (fields.special !== null) requested.push(fields.special);
     if (fields.preds !== null) requested.push(fields.preds);
+    for (const extra of [fields.segments, fields.charStart, fields.charEnd]) {
+      if (extra) requested.push(extra);
+    }
     // One layer: LIT returns only the requested fields and its cache answers the other layers.
     const dataset = this.appState.currentDataset;
     const message = `Loading ${MEASURE_LABELS[measure]} of layer ${layer}`;
@@ -281,9 +292,11 @@ export class ExbertAttentionModule extends LitModule {
   private onTokenClick(focus: Focus) {
     const frozen = this.frozen;
     if (frozen !== null && frozen.index === focus.index && frozen.side === focus.side) {
-      exbertState.update({token: null});
+      exbertState.update({token: null, linked: null});
     } else {
-      exbertState.update({token: focus.index, side: focus.side});
+      const span = this.data?.spans?.[focus.index] ?? null;
+      exbertState.update({token: focus.index, side: focus.side,
+                          linked: span === null ? null : {model: this.model, span}});
     }
   }
 
@@ -307,6 +320,13 @@ export class ExbertAttentionModule extends LitModule {
       [fields.text]: maskedText(tokens, special, index, mask),
     };
     if (fields.acceptsTokens) overrides['tokens'] = maskTokens(tokens, index, mask);
+    if (this.data.segments) {  // a sentence pair: each segment's text from its own pieces
+      const inB = this.data.segments.map(v => v > 0.5);
+      overrides[fields.text] =
+          maskedText(tokens, special.map((s, i) => s || inB[i]), inB[index] ? -1 : index, mask);
+      overrides['text_b'] =
+          maskedText(tokens, special.map((s, i) => s || !inB[i]), inB[index] ? index : -1, mask);
+    }
     const datum = makeModifiedInput(input, overrides, 'exbert-mask');
     try {
       const [added] = await this.appState.annotateNewData([datum]);
@@ -364,6 +384,8 @@ export class ExbertAttentionModule extends LitModule {
                   .onHeadClick=${(h: number, shift: boolean) => {
                     exbertState.update({heads: clickHead(this.heads, h, this.numHeads, shift)});
                   }}
+                  data-segment-divider=${data.segments ? String(segmentBoundaryRow(data.segments, this.scene?.rowTokens ?? [])) : ''}
+                  data-frozen=${this.frozen?.index ?? ''}
                   data-layer=${data.layer} data-heads=${this.heads.join(',')}
                   data-measure=${data.measure} data-threshold=${exbertState.threshold}
                   data-caption=${figureCaption(this.exportState()!)}></exbert-attention-canvas>

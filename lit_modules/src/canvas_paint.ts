@@ -11,6 +11,7 @@
 import {curveStyle, heatColor} from '../lib/colors';
 import {ColumnLayout, rowCentre} from '../lib/geometry';
 import {HeadColumns} from '../lib/head_matrices';
+import {segmentBoundaryRow} from '../lib/segments';
 import {Edge} from '../lib/threshold';
 
 export const ROW_HEIGHT = 20;
@@ -41,6 +42,42 @@ export interface Scene {
   /** Selected heads (1-based; [] = all). */
   heads: number[];
   causal: boolean;
+  /** Sentence pairs: each token's segment (0 = A, 1 = B); null or absent for one. */
+  segments?: number[]|null;
+}
+
+export const SEGMENT_B_TINT = 'rgba(251, 188, 4, 0.16)';
+export const SEGMENT_DIVIDER = '#e37400';
+
+/**
+ * A sentence pair's boundary: segment B's tokens tinted in both columns and a
+ * divider line above its first row, so cross-segment curves are seen to cross it.
+ */
+export function paintSegments(
+    ctx: CanvasRenderingContext2D, scene: Scene, layout: SceneLayout,
+    first: number, last: number, scrollTop: number) {
+  const segments = scene.segments;
+  if (!segments) return;
+  const columns = [layout.leftX - layout.textWidth, layout.rightX];
+  ctx.fillStyle = SEGMENT_B_TINT;
+  for (let r = first; r <= last; r++) {
+    if (segments[scene.rowTokens[r]] !== 1) continue;
+    const y = layout.top + r * layout.rowHeight - scrollTop;
+    for (const x of columns) ctx.fillRect(x, y, layout.textWidth, layout.rowHeight);
+  }
+  const row = segmentBoundaryRow(segments, scene.rowTokens);
+  if (row === null || row < first || row > last + 1) return;
+  const y = layout.top + row * layout.rowHeight - scrollTop;
+  ctx.strokeStyle = SEGMENT_DIVIDER;
+  ctx.lineWidth = 2;
+  ctx.setLineDash([6, 3]);
+  ctx.beginPath();
+  for (const x of columns) {
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + layout.textWidth, y);
+  }
+  ctx.stroke();
+  ctx.setLineDash([]);
 }
 
 /** Column positions of a scene. */

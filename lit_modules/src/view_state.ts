@@ -9,6 +9,7 @@ import {action, autorun, makeObservable, observable} from 'mobx';
 
 import {Measure} from '../lib/measures';
 import {DEFAULT_OFFSETS} from '../lib/notation';
+import {CharSpan} from '../lib/segments';
 import {DEFAULT_THRESHOLD} from '../lib/threshold';
 import {decodeState, SearchKind, ViewState, withState} from '../lib/url_state';
 
@@ -30,6 +31,12 @@ export class ExbertViewState implements ViewState {
    * name the token it searches for. Not part of the URL.
    */
   @observable.ref sentenceTokens: string[] = [];
+  /**
+   * The frozen token's character span and the model whose view froze it: the
+   * views of other models (LIT's compare mode) freeze their token over the
+   * same characters. Not part of the URL.
+   */
+  @observable.ref linked: {model: string, span: CharSpan}|null = null;
 
   constructor(initial: ViewState) {
     Object.assign(this, initial);
@@ -37,7 +44,8 @@ export class ExbertViewState implements ViewState {
   }
 
   @action
-  update(changes: Partial<ViewState&{sentenceTokens: string[]}>) {
+  update(changes: Partial<ViewState&{sentenceTokens: string[],
+                                     linked: {model: string, span: CharSpan}|null}>) {
     Object.assign(this, changes);
   }
 
