@@ -42,6 +42,7 @@ export function settingsError(s: GenerateSettings): string {
  */
 export function generateExample(textField: string, text: string, s: GenerateSettings) {
   const data: {[key: string]: unknown} = {
+    '_id': '',   // LIT checks data._id against id
     [textField]: text,
     'max_new_tokens': s.maxNewTokens,
     'temperature': s.temperature,

@@ -25,7 +25,7 @@ describe('generation settings', () => {
   it('sends the example without an _id and an unset seed as empty', () => {
     const ex = generateExample('text', 'Hi', {maxNewTokens: 3, temperature: 0, seed: null});
     assert.equal(ex.id, '');
-    assert.deepEqual(ex.data, {text: 'Hi', max_new_tokens: 3, temperature: 0, seed: ''});
+    assert.deepEqual(ex.data, {_id: '', text: 'Hi', max_new_tokens: 3, temperature: 0, seed: ''});
     assert.equal(ex.meta.added, true);
   });
 });
