@@ -194,7 +194,9 @@ export class ExbertGenerationModule extends LitModule {
       const [added] = await this.appState.annotateNewData([datum]);
       this.appState.commitNewDatapoints([added]);
       this.selectionService.selectIds([added.id]);
-      exbertState.update({token: focus.index, side: focus.side});
+      // The layer too: the corpus view searches C(layer) even when no attention view set it.
+      exbertState.update({token: focus.index, side: focus.side, layer: this.layer,
+                          sentenceTokens: g.tokens});
       this.error = '';
     } catch (e) {
       this.error = `Could not add the generated sequence: ${e}`;
