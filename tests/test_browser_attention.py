@@ -174,7 +174,8 @@ def test_zeroing_specials_renormalises_every_head(app_page, server_url, example_
 def test_measure_selector_offers_only_what_the_server_declares(app_page):
   app_page.open("bert", 0)
   options = app_page.attention.locator("select.measure-select option").all_text_contents()
-  assert options == ["weights"]   # this server has no `_bert_measures` model
+  # `_bert_measures` declares both other kinds (tests/test_browser_measures.py draws each)
+  assert options == ["weights", "value-weighted", "rollout"]
   expect(app_page.graph).to_have_attribute("data-measure", "weights")
 
 

@@ -18,6 +18,9 @@ EXBERT_MODULES = (ATTENTION_MODULE, CORPUS_MODULE)
 # curves follow the token clicked there).
 HEAD_GRID_MODULE = "exbert-head-grid-module"
 PROBE_MODULE = "exbert-probe-module"
+# Attention through generation (causal models): a tab below, and a layout of its own with the
+# generation view beside the corpus view (`layout=exbert_generate` in the URL).
+GENERATION_MODULE = "exbert-generation-module"
 
 DEFAULT_LAYOUT_NAME = "exbert"
 
@@ -46,7 +49,8 @@ def _exbert_layout(with_views: bool) -> layout.LitCanonicalLayout:
   # it (an attention view is two token columns plus the curves between them).
   if with_views:  # the corpus-wide views in their own tabs, after the data table
     data, rest = dict(list(_BELOW.items())[:1]), dict(list(_BELOW.items())[1:])
-    below = {**data, "Heads": [HEAD_GRID_MODULE], "Probing": [PROBE_MODULE], **rest}
+    below = {**data, "Heads": [HEAD_GRID_MODULE], "Probing": [PROBE_MODULE],
+             "Generation": [GENERATION_MODULE], **rest}
   else:
     below = {**_BELOW, "Data": [modules.DataTableModule]}
   return layout.LitCanonicalLayout(
@@ -74,11 +78,23 @@ def _exbert_compact_layout(with_views: bool) -> layout.LitCanonicalLayout:
   )
 
 
+def _exbert_generate_layout() -> layout.LitCanonicalLayout:
+  return layout.LitCanonicalLayout(
+      upper={"Generation": [GENERATION_MODULE, CORPUS_MODULE],
+             "Attention": [ATTENTION_MODULE]},
+      lower={"Data": [modules.DataTableModule, modules.DatapointEditorModule]},
+      layoutSettings=layout.LayoutSettings(mainHeight=MAIN_HEIGHT),
+      description="Attention through generation (causal models): generate tokens after the "
+                  "selected text, step through them, and search the corpus for any token.",
+  )
+
+
 def exbert_layouts() -> dict[str, layout.LitCanonicalLayout]:
   """Our layouts and LIT's defaults; `exbert` is the default (see DEFAULT_LAYOUT_NAME)."""
   return {
       DEFAULT_LAYOUT_NAME: _exbert_layout(with_views=True),
       "exbert_compact": _exbert_compact_layout(with_views=True),
+      "exbert_generate": _exbert_generate_layout(),
       **layout.DEFAULT_LAYOUTS,
   }
 

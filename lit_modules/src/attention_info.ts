@@ -27,6 +27,8 @@ export interface InfoProps {
   pointed: number|null;
   maskError: string;
   onMask: (index: number) => void;
+  /** Shown under the predictions (the logit lens), '' for none. */
+  extra?: unknown;
 }
 
 /** Predictions and actions for the hovered, frozen or masked token. */
@@ -39,7 +41,7 @@ export function renderInfo(p: InfoProps) {
       <div class="hint">Hover a token for its predictions; click to freeze it
         and search the corpus${p.canMask ? '; double-click to mask it and re-run' : ''}.
         Click a head's column beside the tokens to show it alone, shift-click to add it.</div>
-      ${error}
+      ${error}${p.extra ?? ''}
     </div>`;
   }
   const token = p.tokens[index];
@@ -61,7 +63,7 @@ export function renderInfo(p: InfoProps) {
       ${canMaskThis ? html`
         <button class="hairline-button mask-button" @click=${() => { p.onMask(index); }}>
           Mask "${displayToken(token)}" and re-run</button>` : ''}
-      ${error}
+      ${error}${p.extra ?? ''}
     </div>`;
   // clang-format on
 }

@@ -39,6 +39,7 @@ import {AttentionData, buildScene, decodeAttention} from './attention_data';
 import {Scene} from './canvas_paint';
 import {viewModel} from './model_group';
 import {exbertState} from './view_state';
+import {lensLayersOf, LogitLens, lensStyles, renderLens} from './lens_panel';
 
 export {attentionFields} from './attention_fields';
 
@@ -63,7 +64,7 @@ export class ExbertAttentionModule extends LitModule {
       </exbert-attention-module>`;
 
   static override get styles() {
-    return [sharedStyles, attentionStyles];
+    return [sharedStyles, attentionStyles, lensStyles];
   }
 
   static override shouldDisplayModule(modelSpecs: ModelInfoMap, datasetSpec: Spec) {
@@ -81,6 +82,8 @@ export class ExbertAttentionModule extends LitModule {
   /** Time of the last load (request sent, answer decoded), for the benchmark. */
   lastLoad = {requestMs: 0, decodeMs: 0, tokens: 0};
   private thumbnailsKey: unknown = null;
+  /** The logit lens beside the predictions (lens_panel.ts), off until switched on. */
+  readonly lens = new LogitLens();
   private resizeObserver?: ResizeObserver;
 
   constructor() {
@@ -186,6 +189,12 @@ export class ExbertAttentionModule extends LitModule {
                this.fields, this.measure] as const,
         ([input, source, layer, fields, measure]) => {
           this.load(input, source, layer, fields, measure);
+        });
+    this.reactImmediately(
+        () => [this.selectionService.primarySelectedInputData, this.lens.enabled] as const,
+        ([input]) => {
+          this.lens.load(this.apiService, this.model, this.appState.currentDataset, input,
+                         lensLayersOf(this.model, this.appState.metadata.models));
         });
     // Keep the head-set box in step with the state unless it holds an error.
     this.reactImmediately(() => [this.layer, this.heads] as const, ([layer, heads]) => {
@@ -394,6 +403,8 @@ export class ExbertAttentionModule extends LitModule {
                 hasPreds: this.fields.preds != null, maskToken: this.fields.maskToken,
                 canMask: this.canMask, causal: this.causal, pointed: this.pointed?.index ?? null,
                 maskError: this.maskError, onMask: (i: number) => { this.maskToken(i); },
+                extra: renderLens(this.lens, lensLayersOf(this.model, this.appState.metadata.models),
+                                  input?.id ?? null, this.pointed?.index ?? null),
               })}
             </div>
             ${renderHeadChips(this.numHeads, this.heads, head => {

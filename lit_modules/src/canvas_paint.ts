@@ -30,6 +30,8 @@ export interface Scene {
   shown: string[];
   special: boolean[];
   masked: boolean[];
+  /** Tokens a generation added (the generation view marks them); absent elsewhere. */
+  generated?: boolean[];
   /** Row of each token (-1 = hidden), and the token of each row. */
   rowOf: number[];
   rowTokens: number[];
@@ -184,7 +186,8 @@ export function paintTokens(
   for (let r = first; r <= last; r++) {
     const t = scene.rowTokens[r];
     const y = rowCentre(r, layout) - scrollTop;
-    ctx.fillStyle = scene.masked[t] ? '#c5221f' : scene.special[t] ? '#9aa0a6' : '#202124';
+    ctx.fillStyle = scene.masked[t] ? '#c5221f' : scene.generated?.[t] ? '#188038' :
+        scene.special[t] ? '#9aa0a6' : '#202124';
     ctx.textAlign = 'right';
     ctx.fillText(scene.shown[t], layout.leftX - 6, y);
     ctx.textAlign = 'left';

@@ -8,6 +8,7 @@
 
 import './attention_module';
 import './corpus_module';
+import './generation_module';
 import './head_grid_module';
 import './probe_module';
 
