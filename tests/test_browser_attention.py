@@ -248,6 +248,7 @@ def long_server():
     srv.stop()
 
 
+@pytest.mark.slow
 def test_a_1024_token_input_on_smollm2_scrolls_with_a_minimap(browser, long_server):
   url, ids = long_server
   context = browser.new_context(viewport={"width": 1600, "height": 1000})

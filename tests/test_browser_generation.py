@@ -161,6 +161,7 @@ def smollm2_url():
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_twenty_generated_tokens_on_smollm2(browser, smollm2_url):
   ids = [ex["id"] for ex in post(smollm2_url, "/get_dataset", {}, dataset_name="s")]
   context = browser.new_context(viewport={"width": 1600, "height": 1000})

@@ -49,6 +49,10 @@ def cells(tab: Page, i: int = 0):
 
 
 def wait_for_grid(tab: Page, i: int = 0):
+  """The grid lives in the "Heads" tab of the lower half (after the data table's tab)."""
+  heads_tab = tab.page.locator("div.tab", has_text="Heads").first
+  heads_tab.wait_for(timeout=TIMEOUT_MS)
+  heads_tab.click()
   cells(tab, i).first.wait_for(state="attached", timeout=TIMEOUT_MS)
 
 

@@ -62,6 +62,7 @@ def open_tab(browser, url: str, query: str) -> Page:
 
 
 def drawn_ms(grid) -> int:
+  grid.page.locator("div.tab", has_text="Heads").first.click()   # the grid's tab, after Data
   grid.locator(".cell").first.wait_for(state="attached", timeout=120_000)
   status = grid.locator(".status")
   status.filter(has_text="drawn in").wait_for(timeout=TIMEOUT_MS)

@@ -11,6 +11,9 @@ from exbert_lit.bench import scale_real
 from exbert_lit.corpus import build
 from exbert_lit.corpus import search
 
+# Trains 8-bit PQ codebooks per store: minutes, so with the slower tests (`pytest -m slow`).
+pytestmark = pytest.mark.slow
+
 # Tiny models: 4 heads x 8 = 32 wide.
 FACTORIES = [("PQ16x4fs,Refine(SQ4)", "k_factor_rf=12"),
              ("PQ8x4fs,Refine(PQ16x8)", "k_factor_rf=24")]

@@ -53,7 +53,7 @@ def _model(request, name):
       request.getfixturevalue("tiny")[name])
 
 
-CAUSAL = ["gpt2", "llama", pytest.param("smollm2", marks=pytest.mark.integration)]
+CAUSAL = ["gpt2", "llama", pytest.param("smollm2", marks=[pytest.mark.integration, pytest.mark.slow])]
 
 
 def _full_forward(model, ids):

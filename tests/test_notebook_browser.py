@@ -30,7 +30,7 @@ import pytest
 import tiny_models
 from test_browser_exbert import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, sync_api
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SENTENCES = list(tiny_models.SENTENCES)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 TOUR = pathlib.Path(__file__).resolve().parent.parent / "demos" / "exbert_tour.ipynb"
 
