@@ -3,7 +3,8 @@ README's pictures (docs/head_grid.png, docs/two_models.png).
 
 Needs the offline registry models and stores that the tests cannot build in time; skipped
 without them:
-  EXBERT_BROWN_STORE  the whole of Brown indexed with minilm (default /work/stores/brown-minilm)
+  EXBERT_BROWN_STORE  the whole of Brown indexed with minilm (`exbert-lit index --model minilm
+                      --corpus brown --out DIR`; the budget test runs only when it is set)
   EXBERT_PAIR_STORES  two stores of the same Brown sentences, minilm and smollm2, comma-separated
                       (default: the demos' cache, <cache>/stores/minilm-*-brown-300 and
                       smollm2-*-brown-300)
@@ -24,10 +25,10 @@ from test_browser_exbert import browser  # pylint: disable=unused-import
 from test_browser_exbert import post
 from test_browser_heads import open_probing
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
-BROWN = pathlib.Path(os.environ.get("EXBERT_BROWN_STORE", "/work/stores/brown-minilm"))
+BROWN = pathlib.Path(os.environ.get("EXBERT_BROWN_STORE", "no-EXBERT_BROWN_STORE-given"))
 GRID_BUDGET_MS = 2000
 PROBE_BUDGET_MS = 1000
 

@@ -199,12 +199,20 @@ def test_widget_in_jupyterlab_draws_the_views_directly_and_behind_a_proxy(jupyte
       frame.wait_for(timeout=VIEW_TIMEOUT_MS)
       inside = page.frame_locator("iframe.exbert-lit-frame").nth(n)
       attention = inside.locator("exbert-attention-module").first
-      attention.locator("path.edge").first.wait_for(state="attached", timeout=VIEW_TIMEOUT_MS)
-      texts = attention.locator("g.token.left text").all_text_contents()
+      graph = attention.locator("exbert-attention-canvas")   # the curves are drawn on canvases
+      graph.wait_for(state="attached", timeout=VIEW_TIMEOUT_MS)
+      deadline = time.monotonic() + VIEW_TIMEOUT_MS / 1000
+      while not graph.evaluate("c => c.scene != null && c.shownEdges().length > 0"):
+        assert time.monotonic() < deadline, "no curves drawn in the widget"
+        time.sleep(0.2)
+      texts = graph.evaluate("c => c.scene.rowTokens.map(t => c.scene.shown[t])")
       assert texts[:4] == ["[CLS]", "the", "man", "visited"], texts
-      assert attention.locator("path.edge").count() > len(texts)
-      # Clicking a token runs a corpus search over the store the widget was given.
-      attention.locator("g.token.left[data-index='2']").click()
+      assert graph.evaluate("c => c.shownEdges().length") > len(texts)
+      # Clicking a token runs a corpus search over the store the widget was given: the token's
+      # point is in the frame's coordinates, the mouse in the page's.
+      xy = graph.evaluate("c => c.tokenPoint(2, 'left')")
+      box = frame.bounding_box()
+      page.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
       inside.locator("exbert-corpus-module tr.match").first.wait_for(timeout=VIEW_TIMEOUT_MS)
     # The cells show the views and nothing else: no warnings, logs or progress bars.
     stderr = page.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
