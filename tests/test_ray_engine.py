@@ -196,6 +196,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
     pass
 
 
+@pytest.mark.slow   # a minute or more: starts Ray twice and kills a driver mid-build
 def test_killed_driver_resumes_with_the_cli(tmp_path, tiny_bert_dir, corpus_file):
   whole = tmp_path / "whole"
   one_per_shard = build.BuildConfig(batch_size=2, shard_size=1)
