@@ -182,9 +182,8 @@ class InternalsModel(lit_model.ModelWrapper):
       if self._twin is not None:
         outputs = list(self._twin.predict(inputs))
       else:
-        texts_b = [(ex.get(fields_lib.TEXT_B) if fields_lib.TEXT_B in self._input_spec else None)
-                   or None for ex in inputs]
-        args = ([ex["text"] for ex in inputs],) + ((texts_b,) if any(texts_b) else ())
+        texts_b = text_checks.second_segments(self, inputs)
+        args = ([ex["text"] for ex in inputs],) + ((texts_b,) if texts_b else ())
         outputs = [fields_from_internals(item) for item in self._base.internals(*args)]
     return [self._fields(output) for output in outputs]
 

@@ -81,11 +81,9 @@ class _Member(lit_model.ModelWrapper):
     with self._lock:
       text_checks.check_examples(self, inputs, self.label, refuse_long=True)
       self.model_calls += 1
-      texts_b = [(ex.get(fields_lib.TEXT_B) if fields_lib.TEXT_B in self._input_spec else None)
-                 or None for ex in inputs]
       return self._run([ex.get("text", "") for ex in inputs],
                        [ex.get("tokens") or None for ex in inputs],
-                       texts_b if any(texts_b) else None)
+                       text_checks.second_segments(self, inputs))
 
   def _run(self, texts, tokens, texts_b) -> list[lit_types.JsonDict]:
     raise NotImplementedError

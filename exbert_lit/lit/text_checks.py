@@ -10,13 +10,14 @@ sentence past the limit, and keeps LIT's behaviour of cutting it (with the logge
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
 from exbert_lit.errors import ExbertError
 from exbert_lit.lit import corpus_search
+from exbert_lit.models import fields as fields_lib
 
 # The longest input the exBERT views show. A model may take more (SmolLM2: 8,192 tokens), but every
 # forward keeps all layers' attention (L x H x T x T floats: 1.1 GB for SmolLM2 at 1,024 tokens,
@@ -69,3 +70,13 @@ def check_length(model: lit_model.Model, key: str, text: str, label: str) -> Non
   if count > limit:
     raise ExbertError(f"{key!r} is {count} tokens; the exBERT views show at most {limit} "
                       f"(model {label!r} takes {max_length}): shorten it")
+
+
+def second_segments(model: lit_model.Model, examples: list[Mapping[str, Any]]
+                    ) -> Optional[list[Optional[str]]]:
+  """Each example's `text_b` (None where empty) when the model takes pairs and any example has
+  one; None otherwise, so single sentences run exactly as before pairs existed."""
+  if fields_lib.TEXT_B not in model.input_spec():
+    return None
+  texts_b = [ex.get(fields_lib.TEXT_B) or None for ex in examples]
+  return texts_b if any(texts_b) else None
