@@ -44,3 +44,14 @@ def format_table(results: list[dict]) -> str:
   lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
   lines.insert(1, "  ".join("-" * w for w in widths))
   return "\n".join(lines)
+
+
+def run_alone(description: str, add_arguments, run, argv=None) -> None:
+  """`python -m exbert_lit.bench.SECTION`: one section's options, its table and its JSON results."""
+  import argparse  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser(description=description)
+  add_arguments(parser)
+  result = run(parser.parse_args(argv))
+  print(format_table([result]))
+  print(json.dumps(result["results"], indent=1))

@@ -207,13 +207,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: Optional[list[str]] = None) -> None:
   """`python -m exbert_lit.bench.browser`: this section alone."""
-  import json  # pylint: disable=g-import-not-at-top
   from exbert_lit import bench  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  add_arguments(parser)
-  result = run(parser.parse_args(argv))
-  print(bench.format_table([result]))
-  print(json.dumps(result["results"], indent=1))
+  bench.run_alone(__doc__.splitlines()[0], add_arguments, run, argv)
 
 
 if __name__ == "__main__":
