@@ -3,17 +3,20 @@ a real exbert-lit server with tiny BERT and tiny GPT-2:
 - a sentence pair in the attention view shows its segment boundary (a divider above segment B's
   first row, B's tokens tinted) and curves that cross it;
 - in LIT's compare mode (both models selected) each model has its attention view, and clicking a
-  word in one freezes the same word, by character offsets, in the other.
+  word in one freezes the same word, by character offsets, in the other; each model's corpus view
+  then searches that word at its own position in its own tokenisation.
 The compare-mode screenshot is docs/two_models_attention.png (1600x1000)."""
 from __future__ import annotations
 
+import json
 import pathlib
+import re
 import urllib.parse
 
 import pytest
 
 import tiny_models
-from test_browser_exbert import ARTIFACTS, browser, CHROMIUM, corpora, Page, post, TIMEOUT_MS  # pylint: disable=unused-import
+from test_browser_exbert import ARTIFACTS, browser, CHROMIUM, corpora, Page, post, sync_api, TIMEOUT_MS  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.browser
 
@@ -142,6 +145,36 @@ def test_compare_mode_links_the_selected_word(tab, clicked, word):
     tab.page.locator("mwc-icon", has_text="vertical_align_bottom").first.click()
     tab.page.wait_for_timeout(800)
     tab.page.screenshot(path=str(DOCS / "two_models_attention.png"))
+
+
+@pytest.mark.parametrize("clicked,word", [("bert", "cat"), ("gpt2", "mat")])
+def test_compare_mode_corpus_views_search_the_linked_word(tab, clicked, word):
+  """Each model's corpus view names and searches the clicked word at that model's own position
+  ("cat" is WordPiece token 2 after [CLS], byte-level token 1): not the other model's index."""
+  searched: dict[str, list[int]] = {"bert": [], "gpt2": []}
+
+  def record(request):
+    if "/get_interpretations" in request.url and "exbert_corpus_search" in request.url:
+      model = urllib.parse.parse_qs(urllib.parse.urlparse(request.url).query)["model"][0]
+      name = "bert" if "bert" in model else "gpt2"
+      searched[name].append(json.loads(request.post_data)["config"]["position"])
+
+  tab.page.on("request", record)
+  graphs = _compare(tab, example=COMPARED_INDEX)
+  shown = {name: g.evaluate("c => c.scene.shown") for name, g in graphs.items()}
+  positions = {name: tokens.index(word) for name, tokens in shown.items()}
+  assert positions["bert"] != positions["gpt2"], "the word must sit at different indices"
+  _click(tab, graphs[clicked], positions[clicked])
+  tab.wait_until(lambda: graphs[clicked].evaluate(
+      f"c => c.frozen && c.frozen.index === {positions[clicked]}"), "the clicked token frozen")
+  for name, position in positions.items():
+    query = tab.page.locator(f"exbert-corpus-module[model={name}] .query")
+    sync_api.expect(query).to_have_text(
+        re.compile(rf'^"{word}" \(#{position}\) · '), timeout=TIMEOUT_MS)
+    tab.wait_until(lambda n=name: searched[n], f"{name}'s corpus search sent")
+    assert searched[name][-1] == position, (name, searched[name])
+    matches = tab.page.locator(f"exbert-corpus-module[model={name}] tr.match")
+    sync_api.expect(matches.first).to_be_visible(timeout=TIMEOUT_MS)
 
 
 COMPARED_INDEX = SENTENCES.index(COMPARED)

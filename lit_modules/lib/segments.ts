@@ -63,3 +63,25 @@ export function alignedToken(spans: ArrayLike<CharSpan|null>, target: CharSpan):
   }
   return best;
 }
+
+/** A token frozen in one model's view, by its character span (view_state.ts `linked`). */
+export interface LinkedToken {
+  model: string;
+  span: CharSpan;
+}
+
+/**
+ * The token of `model`'s tokenisation that a view of it treats as frozen:
+ * when another model's view froze it (LIT's compare mode), the token over the
+ * same characters (`spans`: this model's, null while not loaded); otherwise
+ * `token` itself, if this sentence has it (`length` tokens). Null when none.
+ */
+export function linkedToken(
+    model: string, token: number|null, linked: LinkedToken|null,
+    spans: ArrayLike<CharSpan|null>|null, length: number): number|null {
+  if (token === null) return null;
+  if (linked !== null && linked.model !== model) {
+    return spans === null ? null : alignedToken(spans, linked.span);
+  }
+  return token < length ? token : null;
+}

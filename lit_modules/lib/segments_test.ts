@@ -1,7 +1,7 @@
 import {strict as assert} from 'node:assert';
 import {describe, it} from 'node:test';
 
-import {alignedToken, CharSpan, segmentBoundaryRow, tokenSpans} from './segments';
+import {alignedToken, CharSpan, linkedToken, LinkedToken, segmentBoundaryRow, tokenSpans} from './segments';
 
 describe('segmentBoundaryRow', () => {
   const cases: Array<[string, number[], number[], number|null]> = [
@@ -41,5 +41,26 @@ describe('alignedToken', () => {
   ];
   for (const [name, spans, target, index] of cases) {
     it(name, () => assert.equal(alignedToken(spans, target), index));
+  }
+});
+
+describe('linkedToken', () => {
+  // "the cats sat" in gpt2 (byte-level BPE) and bert (WordPiece): "cats" is gpt2's token 1, bert's 2.
+  const gpt2: Array<CharSpan|null> = [
+    {segment: 0, start: 0, end: 3}, {segment: 0, start: 3, end: 8}, {segment: 0, start: 8, end: 12}];
+  const bert = tokenSpans([0, 0, 4, 7, 9, 0], [0, 3, 7, 8, 12, 0], null);
+  const cats: LinkedToken = {model: 'gpt2', span: {segment: 0, start: 3, end: 8}};
+  const cases: Array<[string, string, number|null, LinkedToken|null,
+                      Array<CharSpan|null>|null, number, number|null]> = [
+    ['frozen in this model\'s view: its own index', 'gpt2', 1, cats, gpt2, 3, 1],
+    ['frozen in the other model\'s view: the token over the same characters', 'bert', 1, cats,
+     bert, 6, 2],
+    ['the other model\'s sentence not loaded yet: none', 'bert', 1, cats, null, 6, null],
+    ['no link (one model): the index', 'bert', 4, null, bert, 6, 4],
+    ['no link, past this sentence\'s end: none', 'bert', 7, null, bert, 6, null],
+    ['nothing frozen', 'bert', null, cats, bert, 6, null],
+  ];
+  for (const [name, model, token, linked, spans, length, index] of cases) {
+    it(name, () => assert.equal(linkedToken(model, token, linked, spans, length), index));
   }
 });

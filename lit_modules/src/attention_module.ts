@@ -25,7 +25,7 @@ import {clickHead} from '../lib/head_matrices';
 import {formatHeadSet, HeadSetError, parseHeadSet, toggleHead} from '../lib/heads';
 import {chooseMeasure, hasHeads, Measure, MEASURE_LABELS} from '../lib/measures';
 import {focusedEdges} from '../lib/threshold';
-import {alignedToken, segmentBoundaryRow} from '../lib/segments';
+import {linkedToken, segmentBoundaryRow} from '../lib/segments';
 import {maskedText, maskTokens} from '../lib/tokens';
 
 import './attention_canvas';
@@ -168,15 +168,10 @@ export class ExbertAttentionModule extends LitModule {
   /** The frozen token, if it exists in this sentence; frozen in another model's view (compare
    * mode), the token of this model over the same characters. */
   @computed get frozen(): Focus|null {
-    const linked = exbertState.linked;
-    if (linked !== null && linked.model !== this.model && this.data !== null &&
-        exbertState.token !== null) {
-      const index = alignedToken(this.data.spans ?? [], linked.span);
-      return index === null ? null : {index, side: exbertState.side};
-    }
-    const index = exbertState.token;
-    if (index === null || this.data === null || index >= this.data.tokens.length) return null;
-    return {index, side: exbertState.side};
+    if (this.data === null) return null;
+    const index = linkedToken(this.model, exbertState.token, exbertState.linked,
+                              this.data.spans ?? [], this.data.tokens.length);
+    return index === null ? null : {index, side: exbertState.side};
   }
 
   @computed get pointed(): Focus|null {
@@ -277,7 +272,11 @@ export class ExbertAttentionModule extends LitModule {
     this.loadError = '';
     this.data = decodeAttention(input.id, layer, measure, fields, field, results[0][0],
                                 results[1]?.[0] ?? null);
-    exbertState.update({sentenceTokens: this.data.tokens});
+    exbertState.update({
+      sentenceTokens: this.data.tokens,
+      sentences: {...exbertState.sentences, [this.model]: {
+        inputId: input.id, tokens: this.data.tokens, spans: this.data.spans ?? []}},
+    });
     this.lastLoad = {requestMs: received - start, decodeMs: performance.now() - received,
                      tokens: this.data.tokens.length};
   }

@@ -25,6 +25,7 @@ import {continuesWord, displayOffsets, histogramBars, histogramsAt, labelTooltip
 import {exportFileName, histogramsCsv, matchesCsv, resultJson} from '../lib/corpus_export';
 import {Bin, LabelHistograms, Match, SearchResult} from '../lib/corpus_types';
 import {formatHeadSet} from '../lib/heads';
+import {linkedToken} from '../lib/segments';
 import {displayToken} from '../lib/tokens';
 import {DEFAULT_K, NotationError, parseOffsetList} from '../lib/notation';
 import {SearchKind, searchLayer} from '../lib/url_state';
@@ -281,16 +282,37 @@ export class ExbertCorpusModule extends LitModule {
             INTERPRETER) === true;
   }
 
-  /** What to search for, or null until a token is frozen. */
+  /** This model's attention view's sentence (word-pieces, spans) for `input`, if loaded. */
+  private sentenceFor(input: IndexedInput) {
+    const sentence = exbertState.sentences[this.model];
+    return sentence?.inputId === input.id ? sentence : null;
+  }
+
+  /** The word-pieces of the sentence searched in, to name the query token. */
+  @computed
+  get sentenceTokens(): string[] {
+    const input = this.selectionService.primarySelectedInputData;
+    return (input == null ? null : this.sentenceFor(input)?.tokens) ?? exbertState.sentenceTokens;
+  }
+
+  /**
+   * What to search for, or null until a token is frozen. The frozen token of
+   * this model: in compare mode, the one over the characters of the word
+   * clicked in the other model's view (its position differs between
+   * tokenisations), once this model's sentence is loaded.
+   */
   @computed
   get request(): SearchRequest|null {
     const input = this.selectionService.primarySelectedInputData;
-    const {token} = exbertState;
     const layer = searchLayer(exbertState);
-    if (input == null || token === null || layer === null) return null;
+    if (input == null || layer === null) return null;
+    const sentence = this.sentenceFor(input);
+    const position = linkedToken(this.model, exbertState.token, exbertState.linked,
+                                 sentence?.spans ?? null, sentence?.tokens.length ?? Infinity);
+    if (position === null) return null;
     return {
       input,
-      position: token,
+      position,
       layer,
       kind: exbertState.kind,
       heads: exbertState.heads,
@@ -414,7 +436,7 @@ export class ExbertCorpusModule extends LitModule {
         request.heads.length === 0 ?
         `layer ${request.layer}, all heads` :
         `heads ${formatHeadSet({layer: request.layer, heads: request.heads})}`;
-    const token = exbertState.sentenceTokens[request.position];
+    const token = this.sentenceTokens[request.position];
     const name = token === undefined ? '' : `"${displayToken(token)}" `;
     return html`<span class="query">${name}(#${request.position}) · ${what}</span>`;
   }
@@ -428,7 +450,7 @@ export class ExbertCorpusModule extends LitModule {
     const result = this.result;
     const disabled = result === null || this.searching;
     const token = this.request === null ? '' :
-        displayToken(exbertState.sentenceTokens[this.request.position] ?? '');
+        displayToken(this.sentenceTokens[this.request.position] ?? '');
     const download = (e: Event, what: string, extension: string, type: string,
                       content: (r: SearchResult) => string) => {
       if (result === null) return;

@@ -196,7 +196,7 @@ export class ExbertGenerationModule extends LitModule {
       this.selectionService.selectIds([added.id]);
       // The layer too: the corpus view searches C(layer) even when no attention view set it.
       exbertState.update({token: focus.index, side: focus.side, layer: this.layer,
-                          sentenceTokens: g.tokens});
+                          sentenceTokens: g.tokens, linked: null});
       this.error = '';
     } catch (e) {
       this.error = `Could not add the generated sequence: ${e}`;

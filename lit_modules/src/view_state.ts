@@ -9,9 +9,23 @@ import {action, autorun, makeObservable, observable} from 'mobx';
 
 import {Measure} from '../lib/measures';
 import {DEFAULT_OFFSETS} from '../lib/notation';
-import {CharSpan} from '../lib/segments';
+import {CharSpan, LinkedToken} from '../lib/segments';
 import {DEFAULT_THRESHOLD} from '../lib/threshold';
 import {decodeState, SearchKind, ViewState, withState} from '../lib/url_state';
+
+/** The sentence a model's attention view shows: its word-pieces and their character spans. */
+export interface ViewSentence {
+  inputId: string;
+  tokens: string[];
+  spans: Array<CharSpan|null>;
+}
+
+/** The fields of the state that are not part of the URL. */
+interface PageState {
+  sentenceTokens: string[];
+  sentences: {[model: string]: ViewSentence};
+  linked: LinkedToken|null;
+}
 
 /** The views' observable state; change it only through `update`. */
 export class ExbertViewState implements ViewState {
@@ -32,11 +46,17 @@ export class ExbertViewState implements ViewState {
    */
   @observable.ref sentenceTokens: string[] = [];
   /**
+   * The same per model (LIT's compare mode shows a view per model), with the
+   * character spans that link a token of one model to the other's: the
+   * corpus view of each model searches its own token. Not part of the URL.
+   */
+  @observable.ref sentences: {[model: string]: ViewSentence} = {};
+  /**
    * The frozen token's character span and the model whose view froze it: the
    * views of other models (LIT's compare mode) freeze their token over the
    * same characters. Not part of the URL.
    */
-  @observable.ref linked: {model: string, span: CharSpan}|null = null;
+  @observable.ref linked: LinkedToken|null = null;
 
   constructor(initial: ViewState) {
     Object.assign(this, initial);
@@ -44,8 +64,7 @@ export class ExbertViewState implements ViewState {
   }
 
   @action
-  update(changes: Partial<ViewState&{sentenceTokens: string[],
-                                     linked: {model: string, span: CharSpan}|null}>) {
+  update(changes: Partial<ViewState&PageState>) {
     Object.assign(this, changes);
   }
 
