@@ -9,7 +9,9 @@ Numbers are written in the shortest positional form that reads back as the same 
 (0.1, 1e-07 as 0.0000001): Python's repr and JavaScript's String() give the same digits but
 different exponent styles, and a spreadsheet reads positional numbers best. Word-pieces are
 written raw ("##ing", "Ġcity"), joined by spaces in the context columns; `text` is the
-sentence as written.
+sentence as written, except that a text cell a spreadsheet would run as a formula (starting
+with =, +, -, @, a tab or a carriage return: "=SUM(A1)", "-LRB-") is written with a leading
+apostrophe (OWASP's advice on CSV injection); numbers ("-0.25", offsets "-1", "+1") are kept.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import csv
 import decimal
 import io
 import math
+import re
 from typing import Any, Iterable, Mapping, Sequence
 
 MATCH_COLUMNS = (
@@ -40,6 +43,10 @@ HISTOGRAM_COLUMNS = (
     "label",
     "count",
 )
+
+# What a spreadsheet reads as the start of a formula, and the numbers this module writes (kept).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?\Z")
 
 _LABEL_FIELDS = ("pos", "dep", "ent")
 _MAX_ATT_FIELDS = ("pos", "dep", "ent", "offset")
@@ -107,13 +114,22 @@ def histogram_rows(result: Mapping[str, Any]) -> list[list[str]]:
   return rows
 
 
+def guard_cell(text: str) -> str:
+  """`text` with a leading apostrophe when a spreadsheet would run it as a formula (it starts
+  with =, +, -, @, a tab or a CR and is not a number), so corpus text opened in a spreadsheet
+  is shown, never evaluated; "-0.25" and "+1" stay numbers."""
+  if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+    return "'" + text
+  return text
+
+
 def to_csv(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
   """RFC 4180 CSV (CRLF line ends, fields quoted only when they hold a quote, a comma or a
-  line break), as LIT's own CSV downloads write it."""
+  line break), as LIT's own CSV downloads write it; formula-like cells guarded (guard_cell)."""
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\r\n")
-  writer.writerow(columns)
-  writer.writerows(rows)
+  writer.writerow([guard_cell(c) for c in columns])
+  writer.writerows([guard_cell(c) for c in row] for row in rows)
   return out.getvalue()
 
 

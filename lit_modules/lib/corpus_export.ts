@@ -83,12 +83,30 @@ export function histogramRows(result: SearchResult): string[][] {
   return rows;
 }
 
-/** A field quoted (inner quotes doubled) when it holds a quote, comma or line break. */
-function csvField(value: string): string {
+/** What a spreadsheet reads as the start of a formula, and the numbers written here (kept). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+const NUMBER = /^[+-]?\d+(?:\.\d+)?$/;
+
+/**
+ * `value` with a leading apostrophe when a spreadsheet would run it as a
+ * formula (it starts with =, +, -, @, a tab or a CR and is not a number:
+ * OWASP's advice on CSV injection), so corpus text is shown, never
+ * evaluated; "-0.25" and "+1" stay numbers.
+ */
+export function guardCell(value: string): string {
+  return FORMULA_START.test(value) && !NUMBER.test(value) ? `'${value}` : value;
+}
+
+/**
+ * A field guarded against formulas, then quoted (inner quotes doubled) when
+ * it holds a quote, comma or line break.
+ */
+function csvField(cell: string): string {
+  const value = guardCell(cell);
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** RFC 4180 CSV with CRLF line ends, as LIT's own CSV downloads. */
+/** RFC 4180 CSV with CRLF line ends, as LIT's own CSV downloads; formula-like cells guarded. */
 export function toCsv(columns: readonly string[], rows: string[][]): string {
   return [columns, ...rows].map(row => row.map(csvField).join(',') + '\r\n').join('');
 }

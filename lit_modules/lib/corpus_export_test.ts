@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {describe, it} from 'node:test';
 
-import {exportFileName, formatNumber, histogramsCsv, matchesCsv, resultJson, toCsv} from './corpus_export';
+import {exportFileName, formatNumber, guardCell, histogramsCsv, matchesCsv, resultJson, toCsv} from './corpus_export';
 import {SearchResult} from './corpus_types';
 
 // Compiled to lit_modules/.test-build/, two levels below the repository root.
@@ -22,7 +22,7 @@ interface Case {
 }
 
 const TABLE = JSON.parse(fs.readFileSync(TABLE_PATH, 'utf8')) as
-    {numbers: Array<[number, string]>, cases: Case[]};
+    {numbers: Array<[number, string]>, cells: Array<[string, string]>, cases: Case[]};
 
 describe('formatNumber', () => {
   for (const [value, text] of TABLE.numbers) {
@@ -34,6 +34,14 @@ describe('formatNumber', () => {
   it('writes nothing for NaN and infinities', () => {
     assert.deepEqual([NaN, Infinity, -Infinity].map(formatNumber), ['', '', '']);
   });
+});
+
+describe('guardCell', () => {
+  for (const [cell, written] of TABLE.cells) {
+    it(`writes ${JSON.stringify(cell)} as ${JSON.stringify(written)}`, () => {
+      assert.equal(guardCell(cell), written);
+    });
+  }
 });
 
 describe('CSV tables', () => {
@@ -49,6 +57,7 @@ describe('toCsv', () => {
     [['a,b', 'say "hi"'], '"a,b","say ""hi"""\r\n'],
     [['line\nbreak', 'cr\rhere', ''], '"line\nbreak","cr\rhere",\r\n'],
     [['<b>&amp;</b>', 'café'], '<b>&amp;</b>,café\r\n'],
+    [['=1+1', '-0.5', '@a,b'], "'=1+1,-0.5,\"'@a,b\"\r\n"],
   ];
   for (const [row, text] of cases) {
     it(`writes ${JSON.stringify(row)}`, () => assert.equal(toCsv(['x'], [row]), 'x\r\n' + text));
