@@ -1,7 +1,7 @@
 """exBERT's attention-view features in a real browser: the cumulative threshold, the per-head
 matrices (click and shift-click), double-click masking, zeroing the specials, the measure
 selector, and the SVG/PNG/JSON exports (downloaded and parsed). Same server, models and browser
-as tests/test_browser_exbert.py (its fixtures are imported). A 1,024-token input on the real
+as tests/test_browser_exbert.py (fixtures from tests/browser_support.py). A 1,024-token input on the real
 SmolLM2 runs when that model is installed (tests/test_server_real_models.py's rule).
 
 Screenshots at 1600x1000 go to artifacts/ (git-ignored); docs/ keeps the chosen ones.
@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import tiny_models
-from test_browser_exbert import (ARTIFACTS, TIMEOUT_MS, Page, app_page, browser, corpora,  # noqa: F401  pylint: disable=unused-import
-                                 example_ids, expect, row_cuts, server_attention, server_url)
+from browser_support import (ARTIFACTS, TIMEOUT_MS, Page, app_page, browser, corpora,  # noqa: F401  pylint: disable=unused-import
+                             example_ids, expect, open_tab, post, row_cuts, server_attention,
+                             server_url, serving)
 
 pytestmark = pytest.mark.browser
 
@@ -239,21 +240,15 @@ def long_server():
       models={"smollm2": model}, datasets={"sentences": datasets.SentencesDataset([text])},
       corpus_examples=0, default_layout="attention",
       layouts={"attention": layout.LitCanonicalLayout(upper={"exBERT": [layouts.ATTENTION_MODULE]})})
-  srv = server.ExbertServer(app, port=0)
-  url = srv.start()
-  try:
-    examples = server_bench._post(url, "/get_dataset", {}, dataset_name="sentences")[2]  # pylint: disable=protected-access
-    yield url.rstrip("/"), [ex["id"] for ex in examples]
-  finally:
-    srv.stop()
+  with serving(app) as url:
+    examples = post(url, "/get_dataset", {}, dataset_name="sentences")
+    yield url, [ex["id"] for ex in examples]
 
 
 @pytest.mark.slow
 def test_a_1024_token_input_on_smollm2_scrolls_with_a_minimap(browser, long_server):
   url, ids = long_server
-  context = browser.new_context(viewport={"width": 1600, "height": 1000})
-  tab = Page(context.new_page(), url, ids)
-  try:
+  with open_tab(browser, url, ids) as tab:
     tab.page.set_default_timeout(300_000)
     tab.page.goto(f"{url}/?models=smollm2&dataset=sentences&selection={ids[0]}&primary={ids[0]}"
                   "&exbert_heads=15")
@@ -279,6 +274,3 @@ def test_a_1024_token_input_on_smollm2_scrolls_with_a_minimap(browser, long_serv
     assert tab.graph.evaluate("c => c.greyedTokens().length") == LONG_TOKENS - 1001
     ARTIFACTS.mkdir(exist_ok=True)
     tab.page.screenshot(path=str(ARTIFACTS / "attention_long.png"))
-  finally:
-    context.close()
-  assert not tab.errors, "\n".join(tab.errors)

@@ -13,8 +13,8 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from test_browser_exbert import (ARTIFACTS, TIMEOUT_MS, Page, browser, corpora, example_ids,  # noqa: F401  pylint: disable=unused-import
-                                 expect, post, server_url)
+from browser_support import (ARTIFACTS, TIMEOUT_MS, Page, browser, corpora, example_ids,  # noqa: F401  pylint: disable=unused-import
+                             expect, open_tab, post, serving, server_url)
 
 pytestmark = pytest.mark.browser
 
@@ -23,13 +23,8 @@ class GenerationPage(Page):
   """A tab on the `exbert_generate` layout."""
 
   def open_generation(self, model: str, example: int):
-    ex = self.example_ids[example]
-    params = {"models": model, "dataset": self.dataset, "selection": ex, "primary": ex,
-              "layout": "exbert_generate"}
-    self.page.goto(f"{self.base_url}/?{urllib.parse.urlencode(params)}")
+    self.visit(model, example, layout="exbert_generate")
     self.view.locator("button.gen-run").wait_for(timeout=TIMEOUT_MS)
-
-  dataset = "sentences"
 
   @property
   def view(self):
@@ -102,11 +97,8 @@ def check_steps(tab: GenerationPage, pred: dict, layer: int, steps: int):
 
 @pytest.fixture
 def gen_tab(browser, server_url, example_ids):
-  context = browser.new_context(viewport={"width": 1600, "height": 1000})
-  tab = GenerationPage(context.new_page(), server_url, example_ids)
-  yield tab
-  context.close()
-  assert not tab.errors, "\n".join(tab.errors)
+  with open_tab(browser, server_url, example_ids, GenerationPage) as tab:
+    yield tab
 
 
 def test_generation_steps_on_tiny_gpt2_and_a_generated_token_goes_to_the_corpus(gen_tab, server_url):
@@ -152,22 +144,16 @@ def smollm2_url():
   from exbert_lit.lit import datasets
   app = server.make_app(models=["smollm2"], datasets={"s": datasets.SentencesDataset([PAPER])},
                         corpora={}, corpus_examples=0)
-  srv = server.ExbertServer(app, port=0)
-  url = srv.start()
-  try:
-    yield url.rstrip("/")
-  finally:
-    srv.stop()
+  with serving(app) as url:
+    yield url
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_twenty_generated_tokens_on_smollm2(browser, smollm2_url):
   ids = [ex["id"] for ex in post(smollm2_url, "/get_dataset", {}, dataset_name="s")]
-  context = browser.new_context(viewport={"width": 1600, "height": 1000})
-  tab = GenerationPage(context.new_page(), smollm2_url, ids)
-  tab.dataset = "s"
-  try:
+  with open_tab(browser, smollm2_url, ids, GenerationPage) as tab:
+    tab.dataset = "s"
     tab.open_generation("smollm2", 0)
     tab.generate(20, timeout_ms=120_000)
     pred = server_generation(smollm2_url, "smollm2", "s", PAPER, 20, 5)
@@ -176,6 +162,3 @@ def test_twenty_generated_tokens_on_smollm2(browser, smollm2_url):
     check_steps(tab, pred, 5, 20)
     ARTIFACTS.mkdir(exist_ok=True)
     tab.page.screenshot(path=str(ARTIFACTS / "generation_smollm2.png"))
-  finally:
-    context.close()
-  assert not tab.errors, "\n".join(tab.errors)

@@ -7,17 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-# Fixtures and helpers of the attention/corpus browser tests (not their tests).
-from test_browser_exbert import ARTIFACTS  # pylint: disable=unused-import
-from test_browser_exbert import Page
-from test_browser_exbert import TIMEOUT_MS
-from test_browser_exbert import assert_drawn_above_threshold
-from test_browser_exbert import browser  # pylint: disable=unused-import
-from test_browser_exbert import corpora  # pylint: disable=unused-import
-from test_browser_exbert import example_ids  # pylint: disable=unused-import
-from test_browser_exbert import post
-from test_browser_exbert import server_attention
-from test_browser_exbert import server_url  # pylint: disable=unused-import
+# Fixtures and helpers shared by the browser tests.
+from browser_support import ARTIFACTS  # pylint: disable=unused-import
+from browser_support import Page
+from browser_support import TIMEOUT_MS
+from browser_support import assert_drawn_above_threshold
+from browser_support import browser  # pylint: disable=unused-import
+from browser_support import corpora  # pylint: disable=unused-import
+from browser_support import example_ids  # pylint: disable=unused-import
+from browser_support import open_tab
+from browser_support import post
+from browser_support import server_attention
+from browser_support import server_url  # pylint: disable=unused-import
 import tiny_models
 
 pytestmark = pytest.mark.browser
@@ -25,11 +26,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def heads_page(browser, server_url, example_ids):
-  context = browser.new_context(viewport={"width": 1600, "height": 1000})
-  tab = Page(context.new_page(), server_url, example_ids)
-  yield tab
-  context.close()
-  assert not tab.errors, "\n".join(tab.errors)
+  with open_tab(browser, server_url, example_ids) as tab:
+    yield tab
 
 
 def open_probing(tab: Page):
@@ -115,10 +113,8 @@ def test_probing_curves_for_a_token_and_the_corpus(heads_page):
   probe.screenshot(path=str(ARTIFACTS / "probe_tiny.png"))
 
 
-def test_two_models_side_by_side(heads_page, example_ids):
-  ex = example_ids[0]
-  heads_page.page.goto(f"{heads_page.base_url}/?models=bert,gpt2&dataset=sentences"
-                       f"&selection={ex}&primary={ex}")
+def test_two_models_side_by_side(heads_page):
+  heads_page.visit("bert,gpt2", 0)
   for i in (0, 1):
     wait_for_grid(heads_page, i)
   grids = heads_page.page.locator("exbert-head-grid-module")

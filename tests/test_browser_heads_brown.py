@@ -18,11 +18,10 @@ import pathlib
 
 import pytest
 
-from test_browser_exbert import CHROMIUM_ARGS  # pylint: disable=unused-import
-from test_browser_exbert import Page
-from test_browser_exbert import TIMEOUT_MS
-from test_browser_exbert import browser  # pylint: disable=unused-import
-from test_browser_exbert import post
+from browser_support import Page
+from browser_support import TIMEOUT_MS
+from browser_support import browser  # pylint: disable=unused-import
+from browser_support import post
 from test_browser_heads import open_probing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

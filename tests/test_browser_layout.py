@@ -12,26 +12,16 @@ import csv
 import io
 import json
 import pathlib
-import shutil
 import urllib.parse
 
 import pytest
 
 import tiny_models
+from browser_support import ARTIFACTS, SCREEN, browser, expect, serving  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.browser
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not pathlib.Path(CHROMIUM).exists():
-  pytest.skip("Debian's chromium is not installed (setup.sh installs it)", allow_module_level=True)
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "artifacts"
 TIMEOUT_MS = 30_000
-SCREEN = {"width": 1600, "height": 1000}
-expect = sync_api.expect
 
 # The attention view's curves: pixels on a canvas at least this big (CSS px), so head
 # thumbnails do not count. The curves' canvases are in <exbert-attention-canvas>'s own shadow root.
@@ -83,27 +73,15 @@ def demo(tiny_bert_dir, tiny_gpt2_dir, tmp_path_factory):
   app = server.make_app(models=models, datasets={"examples": examples},
                         corpora={k: str(v) for k, v in stores.items()}, corpus_examples=0)
   start = opening.opening("bert", models["bert"], "examples", examples)
-  srv = server.ExbertServer(opening.redirect_bare_root(app, start.query()), port=0)
   (internals,) = models["bert"].internals([opening.PAPER_SENTENCE])
   token = internals.tokens[start.token].removeprefix("##")
-  url = srv.start()
-  try:
-    yield {"url": url, "token": token}
-  finally:
-    srv.stop()
+  with serving(opening.redirect_bare_root(app, start.query())) as url:
+    yield {"url": f"{url}/", "token": token}
 
 
 @pytest.fixture(scope="module")
 def demo_url(demo) -> str:
   return demo["url"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-  with sync_api.sync_playwright() as p:
-    instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield instance
-    instance.close()
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 (weights, value-weighted, rollout) is switched on and the curves drawn, the threshold, the head
 selection and the head summaries are checked against the server's own fields; the lens table is
 read on a causal model and checked against the server and against `exbert-lit predict --lens`.
-Same browser and page helpers as tests/test_browser_exbert.py; its own server, which also serves
-a headless encoder (no lens).
+Same browser and page helpers as the other browser tests (tests/browser_support.py); its own
+server, which also serves a headless encoder (no lens).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import tiny_models
-from test_browser_exbert import (SENTENCES, Page, browser, expect, post,  # noqa: F401  pylint: disable=unused-import
-                                 row_cuts)
+from browser_support import (SENTENCES, Page, browser, expect, open_tab, post,  # noqa: F401  pylint: disable=unused-import
+                             row_cuts, sentences_app, serving)
 
 pytestmark = pytest.mark.browser
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -32,17 +32,8 @@ def models(tiny_bert_dir, tiny_gpt2_dir, tiny_encoder_dir) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server_url(models):
-  from exbert_lit import server
-  from exbert_lit.lit import client, datasets
-  assert client.client_root() is not None, "build the client first: lit_modules/build.sh"
-  app = server.make_app(models=models, datasets={"sentences": datasets.SentencesDataset(SENTENCES)},
-                        corpora={}, corpus_examples=0)
-  srv = server.ExbertServer(app, port=0)
-  url = srv.start()
-  try:
-    yield url.rstrip("/")
-  finally:
-    srv.stop()
+  with serving(sentences_app(models, SENTENCES, {})) as url:
+    yield url
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +43,8 @@ def examples(server_url) -> list[dict]:
 
 @pytest.fixture
 def tab(browser, server_url, examples):
-  context = browser.new_context(viewport={"width": 1600, "height": 1000})
-  page = Page(context.new_page(), server_url, [ex["id"] for ex in examples])
-  yield page
-  context.close()
-  assert not page.errors, "\n".join(page.errors)
+  with open_tab(browser, server_url, [ex["id"] for ex in examples]) as page:
+    yield page
 
 
 def unpack(packed: str, n: int) -> np.ndarray:

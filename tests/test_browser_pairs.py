@@ -16,7 +16,8 @@ import urllib.parse
 import pytest
 
 import tiny_models
-from test_browser_exbert import ARTIFACTS, browser, CHROMIUM, corpora, Page, post, sync_api, TIMEOUT_MS  # pylint: disable=unused-import
+from browser_support import (ARTIFACTS, TIMEOUT_MS, browser, corpora, open_tab, post,  # noqa: F401  pylint: disable=unused-import
+                             sentences_app, serving, sync_api)
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +29,9 @@ DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 
 @pytest.fixture(scope="module")
 def server_url(tiny_bert_dir, tiny_gpt2_dir, corpora):
-  from exbert_lit import server
-  from exbert_lit.lit import client, datasets
-  assert client.client_root() is not None, "build the client first: lit_modules/build.sh"
-  app = server.make_app(models={"bert": str(tiny_bert_dir), "gpt2": str(tiny_gpt2_dir)},
-                        datasets={"sentences": datasets.SentencesDataset(SENTENCES)},
-                        corpora=corpora, corpus_examples=0)
-  srv = server.ExbertServer(app, port=0)
-  url = srv.start()
-  try:
-    yield url.rstrip("/")
-  finally:
-    srv.stop()
+  with serving(sentences_app({"bert": str(tiny_bert_dir), "gpt2": str(tiny_gpt2_dir)},
+                             SENTENCES, corpora)) as url:
+    yield url
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +43,8 @@ def example_ids(server_url) -> list[str]:
 
 @pytest.fixture
 def tab(browser, server_url, example_ids):
-  context = browser.new_context(viewport={"width": 1600, "height": 1000})
-  page = Page(context.new_page(), server_url, example_ids)
-  yield page
-  context.close()
-  assert not page.errors, "\n".join(page.errors)
+  with open_tab(browser, server_url, example_ids) as page:
+    yield page
 
 
 def test_pair_divider_and_cross_segment_attention(tab):
@@ -107,9 +96,7 @@ def test_one_sentence_has_no_divider(tab):
 
 
 def _compare(tab, example: int):
-  ex = tab.example_ids[example]
-  params = {"models": "bert,gpt2", "dataset": "sentences", "selection": ex, "primary": ex}
-  tab.page.goto(f"{tab.base_url}/?{urllib.parse.urlencode(params)}")
+  tab.visit("bert,gpt2", example)
   views = tab.page.locator("exbert-attention-module")
   tab.wait_until(lambda: views.count() == 2, "two attention views")
   graphs = {}

@@ -28,7 +28,7 @@ import urllib.request
 import pytest
 
 import tiny_models
-from test_browser_exbert import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, sync_api
+from browser_support import ARTIFACTS, browser  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -170,14 +170,6 @@ def jupyter(tiny_bert_dir, tmp_path_factory, proxy):
     except subprocess.TimeoutExpired:
       process.kill()
     log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-  with sync_api.sync_playwright() as p:
-    instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield instance
-    instance.close()
 
 
 def test_widget_in_jupyterlab_draws_the_views_directly_and_behind_a_proxy(jupyter, browser,
