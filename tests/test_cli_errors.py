@@ -30,14 +30,18 @@ def paths(tmp_path_factory, tiny_model_dirs) -> dict[str, str]:
     shutil.copytree(tiny_model_dirs[name], target,
                     ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
     out[f"{{{name}}}"] = str(target)
-  # A finished store of the tiny BERT as far as the pre-load checks read it: its manifest.
-  store = root / "bert_store"
-  store.mkdir()
-  (store / "manifest.json").write_text(json.dumps({
+  # A finished store of the tiny BERT as far as the pre-load checks read it: its manifest (the
+  # fields search requires), and the same manifest from a later format version.
+  manifest = {
       "format": "exbert-lit-corpus", "format_version": 1,
       "model": {"name": "bert", "fingerprint": "bert@sha256:0", "is_causal": False,
-                "num_layers": 2, "num_heads": 4, "head_dim": 8, "hidden_size": 32}}))
-  out["{store}"] = str(store)
+                "num_layers": 2, "num_heads": 4, "head_dim": 8, "hidden_size": 32},
+      "dims": {"embedding": 32, "context": 32}, "counts": {"sentences": 1, "tokens": 8},
+      "index": {"factory": "Flat"}, "attention": {"top_k": 3}}
+  for name, version in (("store", 1), ("later_store", 99)):
+    (root / name).mkdir()
+    (root / name / "manifest.json").write_text(json.dumps({**manifest, "format_version": version}))
+    out[f"{{{name}}}"] = str(root / name)
   (root / "unfinished").mkdir()
   out["{no_manifest}"] = str(root / "unfinished")
   (root / "corrupt").mkdir()
@@ -127,8 +131,10 @@ CASES = [
     (["serve", "--model", "{gpt2}", "--data", "{bad_jsonl}"], "{bad_jsonl}:2: not JSON"),
     (["serve", "--model", "{bert}", "--corpus", "{dir}/none"], "no corpus index at"),
     (["serve", "--model", "{bert}", "--corpus", "{no_manifest}"],
-     "no manifest.json, not a finished corpus index"),
+     "--corpus: {no_manifest} has no manifest.json: not a finished corpus index"),
     (["serve", "--model", "{bert}", "--corpus", "{corrupt}"], "manifest.json is corrupt"),
+    (["serve", "--model", "{bert}", "--corpus", "{later_store}"],
+     "has format version 99; this exbert-lit reads version 1 (rebuild the index)"),
     (["serve", "--model", "{gpt2}", "--corpus", "{store}"],
      "built with model 'bert' (masked, 2 layers, 4 heads, hidden size 32), which is none of "
      "the served models"),

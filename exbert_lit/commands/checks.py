@@ -8,7 +8,7 @@ the model itself (its fingerprint against a store's, exact token counts) still r
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import pathlib
 import socket
 from typing import Any
@@ -90,27 +90,18 @@ def vector_dims(config) -> list[int]:
 
 
 def read_manifest(directory: str, option: str) -> dict:
-  """The JSON manifest of a finished corpus index at `directory`, or a one-line error.
-
-  Reads only manifest.json (no arrays, no faiss): opening the index happens later.
-  """
-  path = pathlib.Path(directory).expanduser()
-  if not path.is_dir():
-    raise ExbertError(f"{option} {directory}: no corpus index at {directory}")
-  if not (path / MANIFEST).is_file():
-    unfinished = " (an unfinished build: rerun `exbert-lit index` to resume it)" if (
-        path / "_build").is_dir() else ""
-    raise ExbertError(f"{option} {directory}: no {MANIFEST}, not a finished corpus "
-                      f"index{unfinished}")
+  """The JSON manifest of a finished corpus index at `directory`, checked as search will read it
+  (corpus.store.read_manifest: only manifest.json, no arrays, no faiss), its `model` with the
+  sizes a minimal manifest may leave out filled in (store_fits reads them); or the store's
+  one-line error, naming `option`."""
+  from exbert_lit.corpus import manifest as manifest_lib  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import store  # pylint: disable=g-import-not-at-top
   try:
-    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    model = manifest["model"]
-    shape = {k: model[k] for k in ("is_causal", "num_layers", "num_heads", "hidden_size")}
-  except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
-    raise ExbertError(f"{option} {directory}: {MANIFEST} is corrupt "
-                      f"({type(e).__name__}: {str(e)[:100]})") from None
-  manifest["model"] = {**model, **shape}
-  return manifest
+    manifest = store.read_manifest(pathlib.Path(directory).expanduser())
+  except store.StoreError as e:
+    raise ExbertError(f"{option}: {e}") from None
+  model = manifest_lib.Manifest.from_json(manifest).model
+  return {**manifest, "model": {**manifest["model"], **dataclasses.asdict(model)}}
 
 
 def describe_shape(shape: dict) -> str:

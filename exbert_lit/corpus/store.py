@@ -99,6 +99,8 @@ def read_manifest(directory: pathlib.Path) -> dict:
     raise StoreError(f"{directory} has no {MANIFEST}: not a finished corpus index{hint}")
   try:
     manifest = json.loads(path.read_text(encoding="utf-8"))
+  except OSError as e:
+    raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
   except (UnicodeDecodeError, json.JSONDecodeError) as e:
     raise StoreError(f"{path} is corrupt: {e}") from e
   if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
