@@ -2,10 +2,12 @@
 and config.json alone (no transformers module, no exbert-lit code), keeping what the
 attention measures are made of: per layer the attention weights alpha, the value vectors
 v = x W_V + b_V recomputed from the weight matrices, and each head's slice W_O^h of the output
-projection; and the residual stream with each model's read-out for the logit lens.
+projection; and the residual stream, its final norm (what the LM head reads) and each model's
+read-out for the logit lens.
 
 The measures tests compare exbert-lit's value-weighted attention, rollout and lens with
-quantities computed from this record (tests/test_measures.py).
+quantities computed from this record (tests/test_measures.py); the hidden-state tests pin what
+E(l) is against its stream (tests/test_hidden_states.py).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import dataclasses
 import json
 import math
 import pathlib
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from safetensors.torch import load_file
@@ -27,6 +29,8 @@ class Record:
   out_heads: list[torch.Tensor]   # L x [H, dh, D]: W_O^h, output = sum_h ctx^h @ W_O^h + b
   stream: list[torch.Tensor]      # x_0..x_L, [T, D] (raw residual stream)
   read: Callable[[torch.Tensor], torch.Tensor]   # the read-out of a raw stream x_l -> [T, V]
+  final: Optional[torch.Tensor] = None   # [T, D]: final_norm(x_L) (GPT-2's ln_f, Llama's norm);
+                                         # x_L for BERT, whose blocks end in their own norm
 
 
 def layer_norm(x, weight, bias, eps):
@@ -91,8 +95,10 @@ def gpt2(w, c, ids) -> Record:
     x = x + h @ p("mlp.c_proj.weight") + p("mlp.c_proj.bias")
     rec.stream.append(x)
   wte = w["transformer.wte.weight"]   # tied unembedding
-  rec.read = lambda s: layer_norm(s, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"],
-                                  eps) @ wte.T
+  final_norm = lambda s: layer_norm(s, w["transformer.ln_f.weight"], w["transformer.ln_f.bias"],
+                                    eps)
+  rec.read = lambda s: final_norm(s) @ wte.T
+  rec.final = final_norm(x)
   return rec
 
 
@@ -122,7 +128,9 @@ def llama(w, c, ids) -> Record:
     x = x + h @ p("mlp.down_proj").T
     rec.stream.append(x)
   unembed = w.get("lm_head.weight", w["model.embed_tokens.weight"])   # tied in SmolLM2
-  rec.read = lambda s: rms_norm(s, w["model.norm.weight"], eps) @ unembed.T
+  final_norm = lambda s: rms_norm(s, w["model.norm.weight"], eps)
+  rec.read = lambda s: final_norm(s) @ unembed.T
+  rec.final = final_norm(x)
   return rec
 
 
@@ -160,6 +168,7 @@ def bert(w, c, ids) -> Record:
     h = layer_norm(h, t("LayerNorm.weight"), t("LayerNorm.bias"), eps)
     return h @ e("word_embeddings.weight").T + w["cls.predictions.bias"]
   rec.read = read
+  rec.final = x
   return rec
 
 
