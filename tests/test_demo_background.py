@@ -173,6 +173,14 @@ def _search(url: str, model: str) -> dict:
   return found["matches"][0]
 
 
+def _head_grid_tokens(url: str, model: str) -> int:
+  """Tokens the head grid counted over the served corpus, over HTTP."""
+  examples = _post(f"{url}get_dataset?dataset_name=sentences", {})
+  (grid,) = _post(f"{url}get_interpretations?model=_{model}_internals&dataset_name=sentences"
+                  "&interpreter=exbert_head_profiles", {"inputs": examples, "config": {}})
+  return grid["tokens"]
+
+
 def test_server_switches_to_the_larger_store_when_it_is_finished(
     tiny_bert_dir, corpus_file, tmp_path):
   from exbert_lit import server
@@ -194,6 +202,8 @@ def test_server_switches_to_the_larger_store_when_it_is_finished(
       lambda job: demo.switch_store(served, job.out, search_lib.CorpusIndex.open))
   with server.ExbertServer(app, port=0) as srv:
     before = _search(srv.url, "bert")
+    grid_before = _head_grid_tokens(srv.url, "bert")
+    small_tokens = handle.info.counts.tokens
     assert before["sentence_id"] < FIRST and before["text"] != query
     indexer.start()
     try:
@@ -202,8 +212,11 @@ def test_server_switches_to_the_larger_store_when_it_is_finished(
       indexer.stop()
     assert indexer.finished == [job], _log(tmp_path / "log.txt")
     after = _search(srv.url, "bert")
+    grid_after = _head_grid_tokens(srv.url, "bert")
   assert (after["sentence_id"], after["text"]) == (QUERY_LINE, query)
   assert after["score"] > 0.999
+  # The head grid counts over the store served at the time (specials are skipped).
+  assert 0 < grid_before <= small_tokens < grid_after
   assert handle.current.directory == large and served.size is None
 
 

@@ -221,7 +221,11 @@ def run(args: argparse.Namespace) -> int:
     srv.serve(on_ready=on_ready)
   finally:
     if indexer is not None:
+      running = indexer.pid is not None
       indexer.stop()
+      if running:
+        print(f"background indexing stopped; the next `exbert-lit demo` resumes it "
+              f"(log: {indexer.log_path})", flush=True)
   return 0
 
 
