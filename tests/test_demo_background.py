@@ -62,13 +62,14 @@ def wait_for(predicate, seconds: float, what: str):
 # --- the flag ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv,message", [
-    (["--background", "0"], "argument --background: expected all, none or a positive number of "
-                            "sentences, not '0'"),
+    (["--background", "0"], "argument --background: expected a positive whole number, all or none, "
+                            "not '0'"),
     (["--background", "-5"], "not '-5'"),
     (["--background", "everything"], "not 'everything'"),
     (["--background", "1.5"], "not '1.5'"),
-    (["--sentences", "none"], "argument --sentences: expected all or a positive number of "
-                              "sentences, not 'none'"),
+    (["--sentences", "none"], "argument --sentences: expected a positive whole number or all, "
+                              "not 'none'"),
+    (["--sentences", "0"], "argument --sentences: expected a positive whole number or all, not '0'"),
 ])
 def test_bad_sizes_are_one_line_before_any_model_loads(argv, message, capsys):
   started = time.perf_counter()

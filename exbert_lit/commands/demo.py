@@ -51,8 +51,9 @@ def _size(text: str, allowed: tuple[str, ...]) -> Union[int, str]:
   except ValueError:
     value = 0
   if value < 1:
+    words = ["a positive whole number", *allowed]
     raise argparse.ArgumentTypeError(
-        f"expected {', '.join(allowed)} or a positive number of sentences, not {text!r}")
+        f"expected {', '.join(words[:-1])} or {words[-1]}, not {text!r}")
   return value
 
 
