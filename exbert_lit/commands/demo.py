@@ -31,9 +31,10 @@ ALL = "all"
 # cores): SmolLM2 has 30 layers of 576-d vectors to index per token (minilm: 6 x 384).
 DEFAULT_SENTENCES = {"minilm": 2000, "smollm2": 300}
 # Sentences indexed in the background while the server runs (ALL: the whole corpus; other
-# models: none unless --background says). All of Brown with minilm: about 13 min with two
-# threads, 9.4 GB. With SmolLM2 it would be about 60 GB and many hours (README, "Running the
-# demo"), so it gets a part that is done in about the time minilm's whole corpus takes.
+# models: none unless --background says). All of Brown with minilm: 12 min 58 s with two
+# threads, 9.4 GB. With SmolLM2 it would take about 66 GB, more than this machine has free, and
+# about 1 h 17 min (computed from its measured rate: README, after the demo's steps), so it gets
+# ten times its start: about 5.8 GB in float16 and some 10 minutes with one thread.
 BACKGROUND_SENTENCES: dict[str, Union[int, str]] = {"minilm": ALL, "smollm2": 3000}
 # float16 vectors for the bounded stores: half the bytes of exact search, the same ranking to
 # fp16 precision, and no training pass (SQ8 or IVF-PQ would run the model over the sample
