@@ -191,7 +191,7 @@ def test_server_switches_to_the_larger_store_when_it_is_finished(
   small, large = tmp_path / "small", tmp_path / "large"
   build_lib.build(model, str(corpus_file), small, demo.build_config(FIRST), progress=False)
   handle = stores.StoreHandle(search_lib.CorpusIndex.open(small, model))
-  served = demo.Served("bert", model, handle, FIRST)
+  served = demo.Served("bert", model, handle)
   app = server.make_app(
       models={"bert": model}, corpora={"lines": handle}, corpus_examples=0,
       datasets={"sentences": datasets.SentencesDataset([LINES[QUERY_LINE]])})
@@ -218,7 +218,7 @@ def test_server_switches_to_the_larger_store_when_it_is_finished(
   assert after["score"] > 0.999
   # The head grid counts over the store served at the time (specials are skipped).
   assert 0 < grid_before <= small_tokens < grid_after
-  assert handle.current.directory == large and served.size is None
+  assert handle.current.directory == large
 
 
 def test_finished_stores_lists_the_cached_sizes_largest_last(tiny_bert_dir, corpus_file, tmp_path):

@@ -133,7 +133,6 @@ class Served:
   name: str
   model: object
   handle: object      # analysis.stores.StoreHandle
-  size: Optional[int]  # sentences asked for (None: all)
 
   def summary(self) -> str:
     count = self.handle.info.counts
@@ -177,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                                    cache=cache)
       have = max_sentences(size)
     index_seconds += time.perf_counter() - t
-    served[name] = Served(name, model, stores.StoreHandle(opened), have)
+    served[name] = Served(name, model, stores.StoreHandle(opened))
     extra = args.background if args.background is not None else BACKGROUND_SENTENCES.get(name)
     if extra not in (None, "none") and not covers(have, max_sentences(extra)):
       out = stores.default_store_dir(model, "brown", max_sentences(extra), cache)
@@ -256,7 +255,6 @@ def switch_store(served: Served, directory: pathlib.Path, open_index) -> None:
   except Exception as e:  # pylint: disable=broad-except
     logger.warning("warming %s failed (searches will open it): %s", directory, e)
   served.handle.switch(index)
-  served.size = index.info.corpus.max_sentences if index.info.corpus else None
   print(f"corpus search now: {served.summary()}, from {directory}", flush=True)
 
 
