@@ -231,3 +231,15 @@ def test_finished_stores_lists_the_cached_sizes_largest_last(tiny_bert_dir, corp
   (unfinished / "_build").mkdir(parents=True)
   found = stores.finished_stores(model, str(corpus_file), tmp_path)
   assert [(f.requested, f.sentences) for f in found] == [(3, 3), (12, 12)]
+
+
+def test_check_starts_no_background_indexing(tiny_bert_dir, tmp_path, capsys):
+  """`demo --check` serves, checks and exits: it names no background job and starts none,
+  even when --background asks for one (Brown comes from the corpus cache, or npm)."""
+  code = cli.main(["demo", "--models", str(tiny_bert_dir), "--sentences", "5", "--background", "20",
+                   "--cache", str(tmp_path), "--port", "0", "--check"])
+  out = capsys.readouterr().out
+  assert "answered" in out, out
+  assert code in (0, 1)       # 1: a tiny model may lack some of LIT's tools; not this test's point
+  assert "background" not in out and not (tmp_path / "logs").exists()
+  assert not any(p.name.endswith("-20") for p in (tmp_path / "stores").iterdir())
