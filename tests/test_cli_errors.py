@@ -149,7 +149,7 @@ CASES = [
     # demo
     (["demo", "--models", " , "], "--models: give at least one model"),
     (["demo", "--models", "no-such-model-name"], "not a short name"),
-    (["demo", "--sentences", "0"], "--sentences: expected a positive whole number"),
+    (["demo", "--sentences", "0"], "--sentences: expected a positive whole number or all"),
     (["demo", "--cache", "{corpus}"], "--cache {corpus}: is a file"),
     (["demo", "--port", "{busy_port}"], "cannot listen on 127.0.0.1:"),
     # bench

@@ -93,4 +93,4 @@ def test_demo_refuses_a_count_below_one(capsys):
   with pytest.raises(SystemExit) as exit_info:
     cli.main(["demo", "--sentences", "0"])
   assert exit_info.value.code == 2
-  assert "--sentences: expected a positive whole number, not '0'" in capsys.readouterr().err
+  assert "--sentences: expected a positive whole number or all, not '0'" in capsys.readouterr().err

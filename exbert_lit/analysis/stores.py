@@ -3,11 +3,13 @@
 Stores are keyed by model weights, corpus and size, so two demos on the same model and corpus
 share one store, and a demo run with another model never opens a store of the wrong model.
 Building uses exbert_lit.corpus.build (progress bar, resumable: a killed demo continues its
-store on the next run).
+store on the next run). `finished_stores` lists the cached stores of a model and corpus (a demo
+opens the largest), and a `StoreHandle` lets a server switch to a larger store once one is built.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import re
@@ -67,6 +69,12 @@ def default_store_dir(model, corpus: str, max_sentences: Optional[int],
   return root / "stores" / store_name(model.name, weights, corpus_key, max_sentences)
 
 
+def store_prefix(model, corpus: str) -> str:
+  """The part of the store name every size of (model, corpus) shares: '<model>-<hash>-<corpus>-'."""
+  one = default_store_dir(model, corpus, 1).name
+  return one[:-1]                                  # store_name ends with the size, here "1"
+
+
 def ensure_store(model, corpus: str = "brown", max_sentences: Optional[int] = 2000, *,
                  directory: Optional[os.PathLike] = None, progress: bool = True,
                  config: Optional[build_lib.BuildConfig] = None,
@@ -94,3 +102,68 @@ def ensure_store(model, corpus: str = "brown", max_sentences: Optional[int] = 20
           "(once; an interrupted run resumes)", flush=True)
     build_lib.build(model, corpus, path, config, progress=progress)
   return search_lib.CorpusIndex.open(path, model)
+
+
+def sentence_count(directory: os.PathLike) -> Optional[int]:
+  """Sentences of a finished store (its manifest's count), or None if it is not finished."""
+  try:
+    manifest = json.loads((pathlib.Path(directory) / store.MANIFEST).read_text(encoding="utf-8"))
+    return int(manifest["counts"]["sentences"])
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedStore:
+  requested: Optional[int]   # the sentence limit it was built with (None: the whole corpus)
+  sentences: int             # sentences it holds (fewer when some were too long to index)
+  path: pathlib.Path
+
+
+def finished_stores(model, corpus: str = "brown",
+                    cache: Optional[os.PathLike] = None) -> list[FinishedStore]:
+  """Every finished cached store of (model, corpus), smallest limit first (the whole corpus
+  last). Unfinished builds (no manifest yet) are left out."""
+  root = default_store_dir(model, corpus, 1, cache).parent
+  prefix = store_prefix(model, corpus)
+  found = []
+  if root.is_dir():
+    for path in root.iterdir():
+      size = path.name[len(prefix):]
+      if path.name.startswith(prefix) and (size == "all" or size.isdigit()):
+        count = sentence_count(path)
+        if count is not None:
+          found.append(FinishedStore(None if size == "all" else int(size), count, path))
+  return sorted(found, key=lambda f: (f.requested is None, f.requested or 0, f.sentences))
+
+
+class StoreHandle:
+  """An open store that can be swapped for a larger one while a server searches it.
+
+  The corpus-search interpreter, head grid and probe hold this handle where they would hold a
+  CorpusIndex: every attribute (manifest, table, search, faiss_index, directory, ...) is the
+  current store's, looked up at each use, so a request that started on the old store finishes
+  on it and the next one reads the new. `switch` refuses a store of other weights.
+  """
+
+  def __init__(self, index: search_lib.CorpusIndex):
+    self._index = index
+
+  @property
+  def current(self) -> search_lib.CorpusIndex:
+    return self._index
+
+  def switch(self, index: search_lib.CorpusIndex) -> None:
+    old = self._index.manifest.get("model", {}).get("fingerprint", "")
+    new = index.manifest.get("model", {}).get("fingerprint", "")
+    if store.weights_id(old) != store.weights_id(new):
+      raise store.StoreError(f"{index.directory} was built with model {index.model_name!r}, "
+                             f"not with the weights of {self._index.model_name!r}")
+    self._index = index       # one reference assignment: atomic for the server's threads
+
+  def __getattr__(self, name: str):
+    # Only called for names this class does not define: the store's own attributes.
+    return getattr(self.__dict__["_index"], name)
+
+  def __repr__(self) -> str:
+    return f"StoreHandle({self._index.directory})"

@@ -84,7 +84,8 @@ class Probe(lit_components.Interpreter):
     return {}
 
   def corpus_curves(self, name: str, corpus, field: str, sample: int, k: int) -> dict:
-    key = (name, field, sample, k)
+    # The store's directory too: a demo switches a corpus name to a larger store while serving.
+    key = (name, str(getattr(corpus, "directory", "")), field, sample, k)
     with self._lock:   # one sample search at a time; answers kept
       if key not in self._corpus_answers:
         self._corpus_answers[key] = probing.agreement(corpus, field, sample, k)
