@@ -58,6 +58,10 @@ def add_arguments(g: argparse._ArgumentGroup) -> None:
   g.add_argument("--scale-real-factories", default="",
                  help="faiss factories to build on the store's decoded vectors and compare, "
                  "';'-separated, each optionally FACTORY|PARAMS")
+  g.add_argument("--scale-real-bound", action="store_true",
+                 help="also measure what bounds bytes against recall: recall@50 when exact "
+                 "scores get noise of a given size, and each factory's own score error "
+                 "(bench/scale_bound.py)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,15 +173,19 @@ def _queries(index, layer: int, rows: np.ndarray) -> dict[str, np.ndarray]:
           for label, (kind, heads) in query_kinds(index.num_heads).items()}
 
 
-def ground_truth(index, layer: int, queries: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  """label -> exact top-K over the store's decoded vectors, one streamed pass per kind."""
+def ground_truth(index, layer: int, queries: dict[str, np.ndarray], m: int = K
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """label -> (scores, ids) [Q, m] of the exact top-m over the store's decoded vectors, one
+  streamed pass per kind."""
+  from exbert_lit.bench import scale_bound  # pylint: disable=g-import-not-at-top
   kinds = query_kinds(index.num_heads)
   truth = {}
   for kind in ("context", EMBEDDING):
     labels = [label for label, (k, _) in kinds.items() if k == kind]
-    ids = exact_top_k(np.concatenate([queries[label] for label in labels]),
-                      chunks_of(index.faiss_index(kind, layer), len(index.table)))
-    truth.update(zip(labels, np.split(ids, len(labels))))
+    scores, ids = scale_bound.exact_top(
+        np.concatenate([queries[label] for label in labels]),
+        chunks_of(index.faiss_index(kind, layer), len(index.table)), m)
+    truth.update(zip(labels, zip(np.split(scores, len(labels)), np.split(ids, len(labels)))))
   return truth
 
 
@@ -193,10 +201,12 @@ def measure_store(index, layer: int, queries, truth) -> dict[str, dict]:
 
 
 def measure_factory(candidate, index, layer: int, queries, truth,
-                    workdir: pathlib.Path) -> dict:
+                    workdir: pathlib.Path, top: Optional[dict] = None) -> dict:
   """One factory built over the store's decoded vectors of both kinds at `layer`, measured
-  like the store (faiss_tools.nearest, candidate scan split over threads as the store does)."""
+  like the store (faiss_tools.nearest, candidate scan split over threads as the store does);
+  with `top` (label -> exact (scores, ids)), also its re-ranking codes' score error std."""
   import faiss  # pylint: disable=g-import-not-at-top
+  from exbert_lit.bench import scale_bound  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import factories  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
@@ -226,6 +236,9 @@ def measure_factory(candidate, index, layer: int, queries, truth,
         seconds, found = timed(scale._searcher(built, heads if kind == "context" else None, h),
                                queries[label])
         result["queries"][label] = figures(seconds, found, truth[label])
+        if top is not None:
+          result.setdefault("score_error_std", {})[label] = scale_bound.code_errors(
+              built, queries[label], top[label])
     del built
   return result
 
@@ -278,6 +291,7 @@ def run(args) -> dict:
   import faiss  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import results  # pylint: disable=g-import-not-at-top
+  from exbert_lit.bench import scale_bound  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale_report  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench.corpus import BERT_BASE  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
@@ -294,7 +308,9 @@ def run(args) -> dict:
   queries = _queries(index, layer, rows)
   t0 = time.perf_counter()
   _say(f"exact top-{K} of {len(rows)} queries per kind over {n:,} decoded vectors")
-  truth = ground_truth(index, layer, queries)
+  top = ground_truth(index, layer, queries,
+                     scale_bound.BOUND_TOP if args.scale_real_bound else K)
+  truth = {label: ids[:, :K] for label, (_, ids) in top.items()}
   details = {"store": str(directory), "tokens": n, "layer": layer, "k": K,
              "queries": len(rows), "factory": info.index.factory,
              "search_params": info.index.search_params,
@@ -310,13 +326,18 @@ def run(args) -> dict:
           attention_top_k=info.attention_top_k)["total"]}
   _say(f"timing the store's own indexes ({info.index.factory})")
   details["store_figures"] = measure_store(index, layer, queries, truth)
+  if args.scale_real_bound:
+    details["bound"] = scale_bound.oracle({label: s for label, (s, _) in top.items()})
+    _say("largest score error std for recall@50 0.95: " + "; ".join(
+        f"{label} {b['sigma_at_0.95']}" for label, b in details["bound"].items()))
   chosen = [scale.Candidate(*[p.strip() for p in f.split("|", 1)])
             for f in args.scale_real_factories.split(";") if f.strip()]
   details["factories"] = []
   with tempfile.TemporaryDirectory(prefix="exbert-scale-real-", dir=args.scale_dir) as tmp:
     for c in chosen:
       _say(f"building {c.name} over the decoded vectors of E({layer}) and C({layer})")
-      r = measure_factory(c, index, layer, queries, truth, pathlib.Path(tmp))
+      r = measure_factory(c, index, layer, queries, truth, pathlib.Path(tmp),
+                          top if args.scale_real_bound else None)
       bpv = r["bytes_per_vector"]["context"]
       r["bytes_per_token"] = {
           "store_dims": scale.store_bytes_per_token(
