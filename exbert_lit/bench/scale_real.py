@@ -22,6 +22,9 @@ On one layer of the store (--scale-real-layer, default 4 or the last):
    at bert-base dims (bytes per vector scale with the width for these per-dimension codes).
 5. The synthetic figures beside the real ones: the same factory over as many synthetic
    clustered vectors of the store's dims (bench.scale.measure_size), the same query kinds.
+6. The bound (--scale-real-bound, bench/scale_bound.py): the truth pass keeps each query's
+   exact top 1,000 scores; recall@50 when they get Gaussian noise of each size, and each
+   compared layout's own score error on them.
 """
 from __future__ import annotations
 
@@ -307,9 +310,9 @@ def run(args) -> dict:
   rows = results._query_rows(index, args.scale_queries)   # pylint: disable=protected-access
   queries = _queries(index, layer, rows)
   t0 = time.perf_counter()
-  _say(f"exact top-{K} of {len(rows)} queries per kind over {n:,} decoded vectors")
-  top = ground_truth(index, layer, queries,
-                     scale_bound.BOUND_TOP if args.scale_real_bound else K)
+  m = scale_bound.BOUND_TOP if args.scale_real_bound else K
+  _say(f"exact top-{m} of {len(rows)} queries per kind over {n:,} decoded vectors")
+  top = ground_truth(index, layer, queries, m)
   truth = {label: ids[:, :K] for label, (_, ids) in top.items()}
   details = {"store": str(directory), "tokens": n, "layer": layer, "k": K,
              "queries": len(rows), "factory": info.index.factory,
