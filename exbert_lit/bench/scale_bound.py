@@ -105,3 +105,10 @@ def code_errors(faiss_index, queries: np.ndarray, top: tuple[np.ndarray, np.ndar
       return None
     errors.append(e)
   return float(np.std(np.concatenate(errors)))
+
+
+def errors_text(errors: dict[str, Optional[float]]) -> str:
+  """'; score error std LABEL X, ...' of a layout's measured errors ('' when none)."""
+  known = {label: e for label, e in errors.items() if e is not None}
+  return ("; score error std " + ", ".join(f"{label} {e:.4f}" for label, e in known.items())
+          if known else "")

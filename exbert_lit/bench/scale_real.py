@@ -355,7 +355,8 @@ def run(args) -> dict:
       details["factories"].append(r)
       _say(f"{c.name}: " + "; ".join(f"{label} {f['p50_ms']:.1f} ms, recall {f['recall@50']:.3f}"
                                      for label, f in r["queries"].items()) +
-           f"; bytes/vector {r['bytes_per_vector']}")
+           f"; bytes/vector {r['bytes_per_vector']}" +
+           scale_bound.errors_text(r.get("score_error_std", {})))
     synthetic = {}
     size = n if args.scale_real_synthetic < 0 else args.scale_real_synthetic
     if size > K:
