@@ -103,3 +103,36 @@ def test_a_store_that_cannot_give_back_vectors_is_refused():
   index.add(np.zeros((10, 32), np.float32))
   with pytest.raises(ExbertError, match="cannot give back its vectors"):
     scale_real.store_vectors(index, np.arange(3))
+
+
+def test_the_bound_measures_the_oracle_and_each_layouts_score_error(tiny_store):
+  args = _args(tiny_store, scale_real_factories="PQ16x4fs,Refine(SQ4)|k_factor_rf=12;PQ16x4fs",
+               scale_real_synthetic=0, scale_real_exact_sentences=0, scale_real_bound=True)
+  result = scale.run(args)
+  d = result["details"]
+  assert list(d["bound"]) == ["1 head", "3 heads", "2 heads", "all heads", "embedding"]
+  for label, b in d["bound"].items():
+    assert b["recall@50"][0] > 0.9 and b["recall@50"][-1] < b["recall@50"][0], label
+  sq4, pq = d["factories"]
+  assert all(0 < e < 0.5 for e in sq4["score_error_std"].values())
+  assert all(e is None for e in pq["score_error_std"].values())   # no decodable codes
+  assert "what bounds bytes against recall" in result["table"]
+  assert any(m["name"].startswith("largest score error std") for m in result["metrics"])
+
+
+@pytest.mark.parametrize("recalls, expected", [
+    ([0.99, 0.97, 0.93, 0.5], np.exp((np.log(2) + 0.5 * np.log(4 / 2)))),   # halfway, log scale
+    ([0.94, 0.9, 0.8, 0.5], None),
+    ([0.99, 0.99, 0.98, 0.96], 8.0),
+])
+def test_sigma_for_interpolates_on_log_sigma(recalls, expected):
+  from exbert_lit.bench import scale_bound
+  got = scale_bound.sigma_for(recalls, sigmas=(1.0, 2.0, 4.0, 8.0))
+  assert got == (None if expected is None else pytest.approx(expected))
+
+
+def test_noise_recall_falls_with_noise():
+  from exbert_lit.bench import scale_bound
+  scores = -np.sort(-np.random.default_rng(0).normal(size=(20, 300)), axis=1)
+  small, large = scale_bound.noise_recall(scores, sigmas=(0.0, 10.0))
+  assert small == 1.0 and large < 0.5

@@ -22,6 +22,9 @@ On one layer of the store (--scale-real-layer, default 4 or the last):
    at bert-base dims (bytes per vector scale with the width for these per-dimension codes).
 5. The synthetic figures beside the real ones: the same factory over as many synthetic
    clustered vectors of the store's dims (bench.scale.measure_size), the same query kinds.
+6. The bound (--scale-real-bound, bench/scale_bound.py): the truth pass keeps each query's
+   exact top 1,000 scores; recall@50 when they get Gaussian noise of each size, and each
+   compared layout's own score error on them.
 """
 from __future__ import annotations
 
@@ -58,6 +61,10 @@ def add_arguments(g: argparse._ArgumentGroup) -> None:
   g.add_argument("--scale-real-factories", default="",
                  help="faiss factories to build on the store's decoded vectors and compare, "
                  "';'-separated, each optionally FACTORY|PARAMS")
+  g.add_argument("--scale-real-bound", action="store_true",
+                 help="also measure what bounds bytes against recall: recall@50 when exact "
+                 "scores get noise of a given size, and each factory's own score error "
+                 "(bench/scale_bound.py)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,15 +176,19 @@ def _queries(index, layer: int, rows: np.ndarray) -> dict[str, np.ndarray]:
           for label, (kind, heads) in query_kinds(index.num_heads).items()}
 
 
-def ground_truth(index, layer: int, queries: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  """label -> exact top-K over the store's decoded vectors, one streamed pass per kind."""
+def ground_truth(index, layer: int, queries: dict[str, np.ndarray], m: int = K
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """label -> (scores, ids) [Q, m] of the exact top-m over the store's decoded vectors, one
+  streamed pass per kind."""
+  from exbert_lit.bench import scale_bound  # pylint: disable=g-import-not-at-top
   kinds = query_kinds(index.num_heads)
   truth = {}
   for kind in ("context", EMBEDDING):
     labels = [label for label, (k, _) in kinds.items() if k == kind]
-    ids = exact_top_k(np.concatenate([queries[label] for label in labels]),
-                      chunks_of(index.faiss_index(kind, layer), len(index.table)))
-    truth.update(zip(labels, np.split(ids, len(labels))))
+    scores, ids = scale_bound.exact_top(
+        np.concatenate([queries[label] for label in labels]),
+        chunks_of(index.faiss_index(kind, layer), len(index.table)), m)
+    truth.update(zip(labels, zip(np.split(scores, len(labels)), np.split(ids, len(labels)))))
   return truth
 
 
@@ -193,10 +204,12 @@ def measure_store(index, layer: int, queries, truth) -> dict[str, dict]:
 
 
 def measure_factory(candidate, index, layer: int, queries, truth,
-                    workdir: pathlib.Path) -> dict:
+                    workdir: pathlib.Path, top: Optional[dict] = None) -> dict:
   """One factory built over the store's decoded vectors of both kinds at `layer`, measured
-  like the store (faiss_tools.nearest, candidate scan split over threads as the store does)."""
+  like the store (faiss_tools.nearest, candidate scan split over threads as the store does);
+  with `top` (label -> exact (scores, ids)), also its re-ranking codes' score error std."""
   import faiss  # pylint: disable=g-import-not-at-top
+  from exbert_lit.bench import scale_bound  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import factories  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
@@ -226,6 +239,9 @@ def measure_factory(candidate, index, layer: int, queries, truth,
         seconds, found = timed(scale._searcher(built, heads if kind == "context" else None, h),
                                queries[label])
         result["queries"][label] = figures(seconds, found, truth[label])
+        if top is not None:
+          result.setdefault("score_error_std", {})[label] = scale_bound.code_errors(
+              built, queries[label], top[label])
     del built
   return result
 
@@ -278,6 +294,7 @@ def run(args) -> dict:
   import faiss  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import results  # pylint: disable=g-import-not-at-top
+  from exbert_lit.bench import scale_bound  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench import scale_report  # pylint: disable=g-import-not-at-top
   from exbert_lit.bench.corpus import BERT_BASE  # pylint: disable=g-import-not-at-top
   from exbert_lit.corpus import search  # pylint: disable=g-import-not-at-top
@@ -293,8 +310,10 @@ def run(args) -> dict:
   rows = results._query_rows(index, args.scale_queries)   # pylint: disable=protected-access
   queries = _queries(index, layer, rows)
   t0 = time.perf_counter()
-  _say(f"exact top-{K} of {len(rows)} queries per kind over {n:,} decoded vectors")
-  truth = ground_truth(index, layer, queries)
+  m = scale_bound.BOUND_TOP if args.scale_real_bound else K
+  _say(f"exact top-{m} of {len(rows)} queries per kind over {n:,} decoded vectors")
+  top = ground_truth(index, layer, queries, m)
+  truth = {label: ids[:, :K] for label, (_, ids) in top.items()}
   details = {"store": str(directory), "tokens": n, "layer": layer, "k": K,
              "queries": len(rows), "factory": info.index.factory,
              "search_params": info.index.search_params,
@@ -310,13 +329,18 @@ def run(args) -> dict:
           attention_top_k=info.attention_top_k)["total"]}
   _say(f"timing the store's own indexes ({info.index.factory})")
   details["store_figures"] = measure_store(index, layer, queries, truth)
+  if args.scale_real_bound:
+    details["bound"] = scale_bound.oracle({label: s for label, (s, _) in top.items()})
+    _say("largest score error std for recall@50 0.95: " + "; ".join(
+        f"{label} {b['sigma_at_0.95']}" for label, b in details["bound"].items()))
   chosen = [scale.Candidate(*[p.strip() for p in f.split("|", 1)])
             for f in args.scale_real_factories.split(";") if f.strip()]
   details["factories"] = []
   with tempfile.TemporaryDirectory(prefix="exbert-scale-real-", dir=args.scale_dir) as tmp:
     for c in chosen:
       _say(f"building {c.name} over the decoded vectors of E({layer}) and C({layer})")
-      r = measure_factory(c, index, layer, queries, truth, pathlib.Path(tmp))
+      r = measure_factory(c, index, layer, queries, truth, pathlib.Path(tmp),
+                          top if args.scale_real_bound else None)
       bpv = r["bytes_per_vector"]["context"]
       r["bytes_per_token"] = {
           "store_dims": scale.store_bytes_per_token(
@@ -331,7 +355,8 @@ def run(args) -> dict:
       details["factories"].append(r)
       _say(f"{c.name}: " + "; ".join(f"{label} {f['p50_ms']:.1f} ms, recall {f['recall@50']:.3f}"
                                      for label, f in r["queries"].items()) +
-           f"; bytes/vector {r['bytes_per_vector']}")
+           f"; bytes/vector {r['bytes_per_vector']}" +
+           scale_bound.errors_text(r.get("score_error_std", {})))
     synthetic = {}
     size = n if args.scale_real_synthetic < 0 else args.scale_real_synthetic
     if size > K:

@@ -45,7 +45,37 @@ def table_of(details: dict) -> str:
                    "" if i else f"{t['store_dims']:,.0f}, {t['bert_base_dims']:,.0f}"))
   return (f"scale on {details['store']}: layer {details['layer']}, {details['tokens']:,} "
           f"tokens, k={details['k']}, {details['queries']} queries per kind; real recall "
-          "against exact search over the store's decoded vectors\n" + side_by_side(rows))
+          "against exact search over the store's decoded vectors\n" + side_by_side(rows) +
+          bound_table(details))
+
+
+def _sigma(value: Optional[float]) -> str:
+  return "-" if value is None else f"{value:.4f}"
+
+
+def bound_table(details: dict) -> str:
+  """The noise oracle (recall@50 when exact scores get Gaussian noise of std sigma) and each
+  compared layout's measured score error std, per query kind; '' when not measured."""
+  bound = details.get("bound")
+  if not bound:
+    return ""
+  labels = list(bound)
+  sigmas = next(iter(bound.values()))["sigmas"]
+  table = [("score error std",) + tuple(labels)]
+  table += [(f"oracle: noise {s:g}",) + tuple(f"{bound[l]['recall@50'][i]:.3f}" for l in labels)
+            for i, s in enumerate(sigmas)]
+  table.append(("largest std for recall@50 0.95",) +
+               tuple(_sigma(bound[l]["sigma_at_0.95"]) for l in labels))
+  for r in details["factories"]:
+    errors = r.get("score_error_std") or {}
+    if any(v is not None for v in errors.values()):
+      table.append((f"{_name(r['factory'], r['params'])} (re-ranking codes)",) +
+                   tuple(_sigma(errors.get(l)) for l in labels))
+  widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+  lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+  lines.insert(1, "  ".join("-" * w for w in widths))
+  return ("\n\nwhat bounds bytes against recall: recall@50 of exact scores plus Gaussian noise "
+          "(optimistic), and the score error std each layout makes\n" + "\n".join(lines))
 
 
 def metrics_of(details: dict) -> list[dict]:
@@ -79,6 +109,16 @@ def metrics_of(details: dict) -> list[dict]:
                             "at the store's dims / at bert-base dims (bytes per vector x "
                             "768 / store width); build "
                             f"{r['build_seconds']:.0f} s for E + C"))
+    for label, e in (r.get("score_error_std") or {}).items():
+      if e is not None:
+        out.append(bench.metric(f"{name}: score error std of its re-ranking codes, {label}",
+                                _sigma(e), "", None, f"over each query's exact top "
+                                "200 (bench/scale_bound.py); " + where))
+  for label, b in details.get("bound", {}).items():
+    out.append(bench.metric(f"largest score error std for recall@50 0.95: {label}",
+                            _sigma(b["sigma_at_0.95"]), "", None,
+                            "noise oracle on the exact top-1000 scores (bench/scale_bound.py); "
+                            f"{where}"))
   for label, f in details.get("exact_check", {}).items():
     out.append(bench.metric(f"exact check: {label} recall@50 of decoded vs model vectors",
                             f["recall@50"], "", None,
