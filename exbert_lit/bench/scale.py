@@ -204,14 +204,23 @@ def measure_size(n: int, chosen: list[Candidate], n_queries: int, workdir: pathl
   return results
 
 
-def _searcher(index, heads: Optional[list[int]], num_heads: int):
+def _searcher(index, heads: Optional[list[int]], num_heads: int, parts=None):
   """query [D] -> top-K ids, as CorpusIndex.search runs it (faiss_tools.nearest), with a
-  one-head query's head codes cut once, untimed, as a store does on first use."""
+  head-subset query's codes cut once, untimed, as a store does on a head set's first query
+  (the cut's own time is measured by `cut_seconds`). `parts`: the index's candidate parts
+  (faiss_tools.candidate_parts), when the caller has them already."""
   from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
   head_index = None
-  if heads is not None and len(heads) == 1:
-    head_index = faiss_tools.head_scan(index, heads[0] - 1, num_heads)
+  if heads is not None and len(heads) < num_heads:
+    if parts is None:
+      parts = faiss_tools.candidate_parts(index, _threads())
+    head_index = faiss_tools.heads_scan(parts, [h - 1 for h in heads], num_heads)
   return lambda q: faiss_tools.nearest(index, q, K, heads, num_heads, head_index)[1]
+
+
+def _threads() -> int:
+  import faiss  # pylint: disable=g-import-not-at-top
+  return faiss.omp_get_max_threads()
 
 
 def _label(n: int) -> str:

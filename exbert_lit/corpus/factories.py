@@ -14,7 +14,7 @@ TRAIN_VECTORS = 65_536
 TRAIN_VECTORS_NO_PARTITION = 16_384
 # Candidates re-ranked per result by the default compressed index: k x this many. 12 kept
 # recall@50 >= 0.95 for head sets and all heads at 1M and 10M vectors (bench --scale); one-head
-# queries re-rank more (faiss_tools.one_head_candidates).
+# queries re-rank more (faiss_tools.candidates_wanted).
 REFINE_K_FACTOR = 12
 
 

@@ -211,11 +211,25 @@ class CorpusIndex:
       faiss.ParameterSpace().set_index_parameters(index, params)
     return index
 
+  @functools.lru_cache(maxsize=8)
+  def candidate_parts(self, layer: int) -> list:
+    """The 4-bit candidate codes of C(layer) in id order, the parts head-set cuts are taken
+    from (faiss_tools.candidate_parts: the index's own, or a partitioned index's put back in
+    id order once)."""
+    import faiss  # pylint: disable=g-import-not-at-top
+    return faiss_tools.candidate_parts(self.faiss_index("context", layer),
+                                       faiss.omp_get_max_threads())
+
+  # A cut holds |S|/H of a layer's candidate codes (one head of a 1.4M-token minilm store:
+  # 11 MB); a user's head sets of a session are few.
   @functools.lru_cache(maxsize=32)
-  def head_scan_index(self, layer: int, head: int):
-    """One head's candidate codes of C(layer) as their own fast-scan index (1-based head), or
-    None for index types without them (see faiss_tools.head_scan)."""
-    return faiss_tools.head_scan(self.faiss_index("context", layer), head - 1, self.num_heads)
+  def head_scan_index(self, layer: int, heads: tuple[int, ...]):
+    """The chosen heads' candidate codes of C(layer) as their own fast-scan index (1-based
+    heads, sorted; one head also as an int), or None for index types without them (see faiss_tools.heads_scan)."""
+    if isinstance(heads, int):
+      heads = (heads,)
+    return faiss_tools.heads_scan(self.candidate_parts(layer), [h - 1 for h in heads],
+                                  self.num_heads)
 
   def query_vector(self, model, text: str, position: int, layer: int, kind: str) -> np.ndarray:
     """The model's E(layer) or C(layer) of word-piece `position` of `text`.   [D] or [H*dh]"""
@@ -275,8 +289,8 @@ class CorpusIndex:
       scale = 1.0 / (self.num_heads if heads is None else len(heads))
     index = self.faiss_index(kind, layer)
     head_index = None
-    if kind == "context" and heads is not None and len(heads) == 1:
-      head_index = self.head_scan_index(layer, heads[0])
+    if kind == "context" and heads is not None:
+      head_index = self.head_scan_index(layer, tuple(heads))
     scores, ids = faiss_tools.nearest(index, q, int(k), heads if kind == "context" else None,
                                       self.num_heads, head_index)
     # float32 -> float64, then the scale: the same doubles as float(s) * scale.
