@@ -241,32 +241,51 @@ def partitioned_base(index: faiss.Index):
   return None
 
 
-def flat_codes(ivf: faiss.IndexIVFPQFastScan, parts: int) -> list:
+def flat_codes(ivf: faiss.IndexIVFPQFastScan, parts: int, chunk: int = 1 << 16) -> list:
   """The codes of a partitioned fast-scan index in id order, as `parts` IndexPQFastScan parts
   (consecutive ids, whole blocks each; what split_fast_scan gives for a flat one).
 
-  Each list's packed codes are unpacked (unpacked_codes reads the same layout), put at
-  their ids, and packed again (packed_codes). Ids must be 0..N-1 (the build adds in order).
+  The lists' packed codes are unpacked (unpacked_codes: each list is whole blocks of the same
+  layout) about `chunk` vectors at a time, put at their ids, and packed again (packed_codes),
+  `chunk` vectors at a time. Ids must be 0..N-1 (the build adds in order).
   """
   invlists = faiss.downcast_InvertedLists(ivf.invlists)
   m, bbs = ivf.pq.M, ivf.bbs
   codes = np.zeros((ivf.ntotal, m), dtype=np.uint8)
   probe = faiss.IndexPQFastScan(ivf.d, m, ivf.pq.nbits, ivf.metric_type, bbs)
+  pending_codes, pending_ids, slots = [], [], 0
+
+  def unpack_pending():
+    probe.ntotal = probe.ntotal2 = slots
+    faiss.copy_array_to_AlignedTable(np.concatenate(pending_codes), probe.codes)
+    ids = np.concatenate(pending_ids)
+    codes[ids[ids >= 0]] = unpacked_codes(probe)[ids >= 0]
+
   for lst in range(ivf.nlist):
     size = invlists.list_size(lst)
     if not size:
       continue
-    ids = faiss.rev_swig_ptr(invlists.get_ids(lst), size).copy()
     blocks = -(-size // bbs)
-    packed = faiss.rev_swig_ptr(invlists.get_codes(lst), blocks * invlists.block_size)
-    probe.ntotal, probe.ntotal2 = size, blocks * bbs
-    faiss.copy_array_to_AlignedTable(np.ascontiguousarray(packed), probe.codes)
-    codes[ids] = unpacked_codes(probe)
+    pending_codes.append(faiss.rev_swig_ptr(invlists.get_codes(lst), blocks * invlists.block_size))
+    ids = np.full(blocks * bbs, -1, dtype=np.int64)   # the list's padding slots: -1
+    ids[:size] = faiss.rev_swig_ptr(invlists.get_ids(lst), size)
+    pending_ids.append(ids)
+    slots += blocks * bbs
+    if slots >= chunk:
+      unpack_pending()
+      pending_codes, pending_ids, slots = [], [], 0
+  if slots:
+    unpack_pending()
   flat = faiss.IndexPQFastScan(ivf.d, m, ivf.pq.nbits, ivf.metric_type, bbs)
   flat.pq = ivf.pq
   flat.is_trained = True
   flat.ntotal, flat.ntotal2 = ivf.ntotal, -(-ivf.ntotal // bbs) * bbs
-  faiss.copy_array_to_AlignedTable(packed_codes(codes, flat.M2, bbs), flat.codes)
+  flat.codes.resize(flat.ntotal2 * flat.M2 // 2)
+  into = _packed_codes(flat)
+  step = max(bbs, chunk // bbs * bbs)     # whole blocks
+  for first in range(0, ivf.ntotal, step):
+    packed = packed_codes(codes[first:first + step], flat.M2, bbs)
+    into[first * flat.M2 // 2:first * flat.M2 // 2 + len(packed)] = packed
   del codes
   if parts < 2 or flat.ntotal < SPLIT_MIN_VECTORS:
     return [flat]
