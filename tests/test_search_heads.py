@@ -139,6 +139,14 @@ def test_store_answers_head_sets_as_the_zeroed_full_scan(factory, params, tmp_pa
     want_scores, want_ids = full.search(search.mask_heads(query, heads, h)[None], 10)
     np.testing.assert_array_equal(ids, want_ids[0])
     np.testing.assert_allclose(scores, want_scores[0] / len(heads), rtol=1e-4)
+  # Kept cuts: the most recent, within the budget (here half a layer's codes: a new [2, 3, h]
+  # alone is 3/4 of a layer, so only it stays; then [1] and [2] fit together).
+  monkeypatch.setattr(search, "CUT_BUDGET_LAYERS", 0.5)
+  index.head_scan_index(2, (h, 3, 2))
+  assert list(index._cuts) == [(2, (2, 3, h))]   # pylint: disable=protected-access
+  index.head_scan_index(2, 1)
+  index.head_scan_index(2, [2])
+  assert list(index._cuts) == [(2, (1,)), (2, (2,))]   # pylint: disable=protected-access
   if ivf is not None:
     ivf.nprobe = 4
   for kind, heads in (("context", None), ("embedding", None)):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import functools
 import pathlib
+import threading
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -44,6 +45,9 @@ from exbert_lit.errors import ExbertError
 from exbert_lit.notation import DEFAULT_K, DEFAULT_OFFSETS
 
 HISTOGRAM_FIELDS = ("pos", "dep", "ent")
+# Head-set cuts kept (CorpusIndex.head_scan_index): at most this many layers' worth of
+# candidate codes in all (a second copy of two layers' 4-bit codes, at most).
+CUT_BUDGET_LAYERS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +164,8 @@ class CorpusIndex:
     self.num_heads: int = self.info.model.num_heads
     self.is_causal: bool = self.info.model.is_causal
     self._model = None
+    self._cuts: collections.OrderedDict = collections.OrderedDict()  # head_scan_index
+    self._cut_lock = threading.Lock()
 
   @classmethod
   def open(cls, directory: str | pathlib.Path, model=None) -> "CorpusIndex":
@@ -220,16 +226,27 @@ class CorpusIndex:
     return faiss_tools.candidate_parts(self.faiss_index("context", layer),
                                        faiss.omp_get_max_threads())
 
-  # A cut holds |S|/H of a layer's candidate codes (one head of a 1.4M-token minilm store:
-  # 11 MB); a user's head sets of a session are few.
-  @functools.lru_cache(maxsize=32)
-  def head_scan_index(self, layer: int, heads: tuple[int, ...]):
+  def head_scan_index(self, layer: int, heads):
     """The chosen heads' candidate codes of C(layer) as their own fast-scan index (1-based
-    heads, sorted; one head also as an int), or None for index types without them (see faiss_tools.heads_scan)."""
-    if isinstance(heads, int):
-      heads = (heads,)
-    return faiss_tools.heads_scan(self.candidate_parts(layer), [h - 1 for h in heads],
-                                  self.num_heads)
+    heads; one head also as an int), or None for index types without them (see
+    faiss_tools.heads_scan). Cut on a head set's first query and kept, most recent first,
+    while all kept cuts together hold at most CUT_BUDGET_LAYERS layers' worth of candidate
+    codes (a cut of S holds |S|/H of a layer's: one head of the 1.4M-token minilm store 11 MB).
+    """
+    key = (layer, tuple(sorted({heads} if isinstance(heads, int) else set(heads))))
+    with self._cut_lock:
+      if key in self._cuts:
+        self._cuts.move_to_end(key)
+        return self._cuts[key][0]
+    parts = self.candidate_parts(layer)
+    cut = faiss_tools.heads_scan(parts, [h - 1 for h in key[1]], self.num_heads)
+    size = sum(p.codes.size() for p in parts) * len(key[1]) // self.num_heads
+    budget = CUT_BUDGET_LAYERS * sum(p.codes.size() for p in parts)
+    with self._cut_lock:
+      self._cuts[key] = (cut, size)
+      while len(self._cuts) > 1 and sum(v[1] for v in self._cuts.values()) > budget:
+        self._cuts.popitem(last=False)
+    return cut
 
   def query_vector(self, model, text: str, position: int, layer: int, kind: str) -> np.ndarray:
     """The model's E(layer) or C(layer) of word-piece `position` of `text`.   [D] or [H*dh]"""
