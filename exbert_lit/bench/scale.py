@@ -246,6 +246,53 @@ def _threads() -> int:
   return faiss.omp_get_max_threads()
 
 
+def compare_routes(index, layer: int, queries: dict, truth: dict) -> dict[str, dict]:
+  """Head-subset queries of a store's C(layer), two routes side by side, interleaved query by
+  query (so both see the same load): "full scan" (every sub-quantiser scanned, the other heads
+  of the query zeroed: the route before head-set cuts) and "chosen heads" (their codes alone,
+  CorpusIndex.nearest). label -> route -> p50_ms, p95_ms, recall@50.
+
+  Args:
+    index: a CorpusIndex; queries / truth: label -> [Q, D] / [Q, K] (scale_real's).
+  """
+  from exbert_lit.bench import scale_real  # pylint: disable=g-import-not-at-top
+  from exbert_lit.corpus import faiss_tools  # pylint: disable=g-import-not-at-top
+  out = {}
+  for label, (kind, heads) in scale_real.query_kinds(index.num_heads).items():
+    if kind != "context" or heads is None:
+      continue
+    full = index.faiss_index("context", layer)
+    routes = {
+        "full scan": lambda q, heads=heads: faiss_tools.nearest(full, q, K, heads,
+                                                                index.num_heads)[1],
+        "chosen heads": lambda q, heads=heads: index.nearest(q, layer=layer, kind="context",
+                                                             heads=heads, k=K)[0]}
+    seconds = {r: [] for r in routes}
+    found = {r: [] for r in routes}
+    for q in queries[label][:scale_real.WARM_UP]:
+      for search in routes.values():
+        search(q)
+    for q in queries[label]:
+      for r, search in routes.items():
+        t0 = time.perf_counter()
+        found[r].append(search(q))
+        seconds[r].append(time.perf_counter() - t0)
+    out[label] = {r: scale_real.figures(seconds[r], found[r], truth[label]) for r in routes}
+  return out
+
+
+def route_metrics(routes: dict[str, dict], where: str) -> list[dict]:
+  out = []
+  for label, by_route in routes.items():
+    full, cut = by_route["full scan"], by_route["chosen heads"]
+    out.append(bench.metric(
+        f"real store, {label}: full scan -> chosen heads' codes, p50",
+        f"{full['p50_ms']:.2f} -> {cut['p50_ms']:.2f}", "ms", "p50 <= 5 ms at 1M",
+        f"x{full['p50_ms'] / cut['p50_ms']:.2f} faster; recall@50 {full['recall@50']:.3f} -> "
+        f"{cut['recall@50']:.3f}; interleaved query by query; {where}"))
+  return out
+
+
 def _label(n: int) -> str:
   return f"{n // 1000}k" if n < 1_000_000 else f"{n / 1e6:g}M"
 

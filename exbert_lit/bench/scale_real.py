@@ -55,6 +55,10 @@ def add_arguments(g: argparse._ArgumentGroup) -> None:
   g.add_argument("--scale-real-synthetic", type=int, default=-1,
                  help="synthetic vectors beside the real ones (default: as many as the store "
                  "has tokens; 0 skips them)")
+  g.add_argument("--scale-real-routes", action="store_true",
+                 help="also time head-subset queries on the store both ways, interleaved: the "
+                 "full scan with other heads zeroed and the chosen heads' codes (bench.scale."
+                 "compare_routes)")
   g.add_argument("--scale-real-factories", default="",
                  help="faiss factories to build on the store's decoded vectors and compare, "
                  "';'-separated, each optionally FACTORY|PARAMS")
@@ -315,6 +319,12 @@ def run(args) -> dict:
           attention_top_k=info.attention_top_k)["total"]}
   _say(f"timing the store's own indexes ({info.index.factory})")
   details["store_figures"] = measure_store(index, layer, queries, truth)
+  route_metrics = []
+  if getattr(args, "scale_real_routes", False):
+    _say("head-subset routes side by side (full scan, chosen heads' codes)")
+    details["routes"] = scale.compare_routes(index, layer, queries, truth)
+    route_metrics = scale.route_metrics(details["routes"], f"layer {layer}, {n:,} tokens, "
+                                        f"{len(rows)} real queries")
   chosen = [scale.Candidate(*[p.strip() for p in f.split("|", 1)])
             for f in args.scale_real_factories.split(";") if f.strip()]
   details["factories"] = []
@@ -353,5 +363,5 @@ def run(args) -> dict:
     _say(f"exact check: the model over the first {args.scale_real_exact_sentences} sentences")
     details["exact_check"] = exact_check(index, layer, args.scale_real_exact_sentences,
                                          args.scale_queries)
-  return {"section": "scale", "metrics": scale_report.metrics_of(details),
+  return {"section": "scale", "metrics": scale_report.metrics_of(details) + route_metrics,
           "details": details, "table": scale_report.table_of(details)}
