@@ -41,6 +41,19 @@ def test_head_dims():
   np.testing.assert_array_equal(faiss_tools.head_dims([2, 0], 3), [0, 1, 2, 6, 7, 8])
 
 
+@pytest.mark.parametrize("factory", ["SQ8", "Flat"])
+def test_decoded_slice_takes_head_dims(factory):
+  x = head_vectors(300, seed=6)
+  index = faiss.index_factory(x.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+  index.train(x)
+  index.add(x)
+  ids, dims = np.array([7, 0, 299, 7]), faiss_tools.head_dims([3, 1], HEAD_DIM)
+  np.testing.assert_array_equal(faiss_tools.decoded_slice(index, ids, dims),
+                                np.concatenate([faiss_tools.decoded_slice(index, ids, slice(8, 16)),
+                                                faiss_tools.decoded_slice(index, ids, slice(24, 32))],
+                                               axis=1))
+
+
 @pytest.mark.parametrize("n,m,bbs", [(1000, 16, 32), (77, 16, 32), (300, 12, 64), (5, 9, 32)])
 def test_packed_codes_is_faiss_packing_and_unpacked_codes_inverse(n, m, bbs):
   dim = 2 * m
