@@ -51,7 +51,8 @@ def default_factory(num_vectors: int, dims: Iterable[int]) -> tuple[str, str]:
 
 # The partitioned layout (partitioned_factory) probes this share of its lists: 1/16 kept
 # recall@50 >= 0.95 for all-head and embedding queries on the whole-Brown minilm store
-# (IVF1024, nprobe 64: 0.966 and 0.991; `exbert-lit bench --section scale --real`).
+# (IVF1024, nprobe 64: 0.967 and 0.979; `exbert-lit bench --section scale --real STORE
+# --scale-real-factories "IVF1024,PQ192x4fs,Refine(SQ8)|nprobe=64,k_factor_rf=12"`).
 PROBE_SHARE = 16
 
 
