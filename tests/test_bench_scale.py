@@ -42,6 +42,31 @@ def test_measure_size_tiny(tmp_path):
   assert bench.format_table([{"section": "scale", "metrics": scale.metrics_of(results)}])
 
 
+def test_measure_size_tiny_partitioned(tmp_path):
+  """The partitioned layout: head-set cuts timed (from the lists put in id order), recall of
+  every kind measured."""
+  chosen = [scale.Candidate("IVF8,PQ16x4fs,Refine(SQ8)", "nprobe=8,k_factor_rf=12")]
+  (result,) = scale.measure_size(3000, chosen, 5, tmp_path, num_heads=4, head_dim=8, chunk=700)
+  assert result["id_order_seconds"] >= 0
+  queries = result["queries"]
+  assert all(q["cut_ms"] >= 0 for kind, q in queries.items() if kind != "all heads")
+  assert queries["all heads"]["cut_ms"] is None
+  assert all(q["recall@50"] > 0.8 for q in queries.values())   # every list probed here
+  names = [m["name"] for m in scale.metrics_of([result])]
+  assert "IVF8,PQ16x4fs,Refine(SQ8) (nprobe=8,k_factor_rf=12), 3k: lists put in id order" in names
+
+
+@pytest.mark.parametrize("n,want", [(300_000, "IVF512,PQ384x4fs,Refine(SQ8)"),
+                                    (1_000_000, "IVF1024,PQ384x4fs,Refine(SQ8)"),
+                                    (10_000_000, None)])   # not at 10M by default (memory)
+def test_candidates_for_sizes_the_partitioned_layout(n, want):
+  chosen = scale.candidates_for(n, scale.candidates())
+  partitioned = [c for c in chosen if c.factory.startswith("IVF")]
+  assert [c.factory for c in partitioned] == ([want] if want else [])
+  if want:
+    assert partitioned[0].params.startswith(f"nprobe={int(want[3:want.index(',')]) // 16},")
+
+
 def test_scale_runs_only_when_asked():
   assert scale.DEFAULT is False and "scale" in bench.sections()
 

@@ -68,6 +68,24 @@ def test_real_store_measured_against_exact_search(tiny_store, capsys):
   assert bench.format_table([result])
 
 
+def test_head_subset_routes_side_by_side(tiny_store):
+  """--scale-real-routes: every head-subset kind timed both ways on the store; the chosen
+  heads' codes rank as the full scan with other heads zeroed, so recall matches."""
+  args = _args(tiny_store, scale_real_routes=True, scale_real_synthetic=0,
+               scale_real_exact_sentences=0)
+  result = scale.run(args)
+  routes = result["details"]["routes"]
+  assert list(routes) == ["1 head", "3 heads", "2 heads"]
+  for label, by_route in routes.items():
+    assert list(by_route) == ["full scan", "chosen heads"]
+    assert by_route["chosen heads"]["queries"] == 20
+    if label != "1 head":   # one head re-ranks more candidates (at least 1 in 500)
+      assert by_route["chosen heads"]["recall@50"] == pytest.approx(
+          by_route["full scan"]["recall@50"], abs=0.02), label
+  names = [m["name"] for m in result["metrics"]]
+  assert "real store, 3 heads: full scan -> chosen heads' codes, p50" in names
+
+
 @pytest.mark.parametrize("kind,heads", [("context", [2]), ("context", None),
                                         ("embedding", None)])
 def test_query_vector(kind, heads):

@@ -1,6 +1,6 @@
 """The compact index layouts that `exbert-lit bench --section scale --real` compares are usable
 as `--index-type`: a store built with each merges its shards, opens (memory-mapped) and answers
-every query kind, one head through its own codes (faiss_tools.head_scan) and re-ranking codes
+every query kind, one head through its own codes (faiss_tools.heads_scan) and re-ranking codes
 of any kind (decoded by faiss where they are not 8-bit scalar codes)."""
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_head_scan_ranks_like_the_whole_scan_with_other_heads_zeroed(head, parts
   want_d, want_i = whole_scan.search(queries, 1000)
   index = loaded if parts == 1 else faiss_tools.parallel_candidates(faiss.clone_index(loaded),
                                                                       parts)
-  one = faiss_tools.head_scan(index, head, num_heads)
+  one = faiss_tools.heads_scan(faiss_tools.candidate_parts(index), [head], num_heads)
   assert one.ntotal == 1000 and one.d == head_dim
   got_d, got_i = one.search(np.ascontiguousarray(queries[:, sl]), 1000)
   np.testing.assert_allclose(got_d, want_d, rtol=1e-5)
@@ -152,7 +152,7 @@ def test_head_scan_declines(factory, num_heads, head):
   x = np.random.default_rng(10).standard_normal((700, 32)).astype(np.float32)
   index.train(x)
   index.add(x)
-  assert faiss_tools.head_scan(index, head, num_heads) is None
+  assert faiss_tools.heads_scan(faiss_tools.candidate_parts(index), [head], num_heads) is None
 
 
 def test_rescore():
@@ -165,15 +165,17 @@ def test_rescore():
   assert faiss_tools.rescore(refine, np.array([-1]), np.ones(2, np.float32), 3)[1].size == 0
 
 
-@pytest.mark.parametrize("k,k_factor,ntotal,want", [
-    (50, 12, 1_000, 600),           # small index: k * k_factor
-    (50, 12, 100, 100),             # never more than the index
-    (50, 12, 1_000_000, 2_000),     # large index: a share of it
-    (50, 12, 10_000_000, 20_000),
-    (1, 1, 1_001, 3),               # a share, rounded up
+@pytest.mark.parametrize("k,k_factor,ntotal,chosen,want", [
+    (50, 12, 1_000, 1, 600),           # small index: k * k_factor
+    (50, 12, 100, 1, 100),             # never more than the index
+    (50, 12, 1_000_000, 1, 2_000),     # large index, one head: a share of it
+    (50, 12, 10_000_000, 1, 20_000),
+    (1, 1, 1_001, 1, 3),               # a share, rounded up
+    (50, 12, 1_000_000, 3, 600),       # head sets: k * k_factor
+    (50, 12, 300, 2, 300),
 ])
-def test_one_head_candidates(k, k_factor, ntotal, want):
-  assert faiss_tools.one_head_candidates(k, k_factor, ntotal) == want
+def test_candidates_wanted(k, k_factor, ntotal, chosen, want):
+  assert faiss_tools.candidates_wanted(k, k_factor, ntotal, chosen) == want
 
 
 @pytest.mark.parametrize("factory", ["SQ8", "SQfp16", "Flat"])
@@ -191,10 +193,10 @@ def test_decoded_slice_equals_faiss_decoding(factory, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The packed fast-scan layout faiss_tools reads (head_scan, split_fast_scan), pinned.
+# The packed fast-scan layout faiss_tools reads (heads_scan, split_fast_scan), pinned.
 
 LAYOUT_CHANGED = ("faiss {version} packs fast-scan codes differently from the layout "
-                  "corpus/faiss_tools.py reads (unpacked_codes' docstring): head_scan and "
+                  "corpus/faiss_tools.py reads (unpacked_codes' docstring): heads_scan and "
                   "split_fast_scan would cut wrong codes. Keep faiss-cpu at the version pinned in "
                   "pyproject.toml, or update faiss_tools for the new layout and move the pin.")
 
@@ -230,7 +232,7 @@ def test_fast_scan_layout_is_the_one_faiss_tools_reads(dim, m, n, bbs):
 
 
 def test_head_scan_codes_are_that_heads_sub_quantisers():
-  """Through the layout: the codes head_scan cuts are the head's columns of the PQ codes."""
+  """Through the layout: the codes heads_scan cuts are the head's columns of the PQ codes."""
   num_heads, head_dim = 4, 8
   x = np.random.default_rng(13).standard_normal((700, num_heads * head_dim)).astype(np.float32)
   index = faiss.index_factory(x.shape[1], "PQ16x4fs,Refine(SQ8)", faiss.METRIC_INNER_PRODUCT)
@@ -239,7 +241,8 @@ def test_head_scan_codes_are_that_heads_sub_quantisers():
   scan = faiss.downcast_index(faiss.downcast_index(index).base_index)
   codes = pq_codes(scan.pq, x)
   for head in range(num_heads):
-    cut = faiss_tools.unpacked_codes(faiss_tools.head_scan(index, head, num_heads))
+    cut = faiss_tools.unpacked_codes(
+        faiss_tools.heads_scan(faiss_tools.candidate_parts(index), [head], num_heads))
     assert np.array_equal(cut, codes[:, head * 4:(head + 1) * 4]), \
         LAYOUT_CHANGED.format(version=faiss.__version__)
 

@@ -58,6 +58,10 @@ def add_arguments(g: argparse._ArgumentGroup) -> None:
   g.add_argument("--scale-real-synthetic", type=int, default=-1,
                  help="synthetic vectors beside the real ones (default: as many as the store "
                  "has tokens; 0 skips them)")
+  g.add_argument("--scale-real-routes", action="store_true",
+                 help="also time head-subset queries on the store both ways, interleaved: the "
+                 "full scan with other heads zeroed and the chosen heads' codes (bench.scale."
+                 "compare_routes)")
   g.add_argument("--scale-real-factories", default="",
                  help="faiss factories to build on the store's decoded vectors and compare, "
                  "';'-separated, each optionally FACTORY|PARAMS")
@@ -198,8 +202,13 @@ def measure_store(index, layer: int, queries, truth) -> dict[str, dict]:
   for label, (kind, heads) in query_kinds(index.num_heads).items():
     search = lambda q, kind=kind, heads=heads: index.nearest(q, layer=layer, kind=kind,
                                                              heads=heads, k=K)[0]
+    cut = None
+    if kind == "context" and heads is not None:   # a head set's first query cuts its codes
+      t0 = time.perf_counter()
+      index.head_scan_index(layer, tuple(heads))
+      cut = 1e3 * (time.perf_counter() - t0)
     seconds, found = timed(search, queries[label])
-    out[label] = figures(seconds, found, truth[label])
+    out[label] = figures(seconds, found, truth[label]) | {"cut_ms": cut}
   return out
 
 
@@ -333,6 +342,12 @@ def run(args) -> dict:
     details["bound"] = scale_bound.oracle({label: s for label, (s, _) in top.items()})
     _say("largest score error std for recall@50 0.95: " + "; ".join(
         f"{label} {b['sigma_at_0.95']}" for label, b in details["bound"].items()))
+  route_metrics = []
+  if getattr(args, "scale_real_routes", False):
+    _say("head-subset routes side by side (full scan, chosen heads' codes)")
+    details["routes"] = scale.compare_routes(index, layer, queries, truth)
+    route_metrics = scale.route_metrics(details["routes"], f"layer {layer}, {n:,} tokens, "
+                                        f"{len(rows)} real queries")
   chosen = [scale.Candidate(*[p.strip() for p in f.split("|", 1)])
             for f in args.scale_real_factories.split(";") if f.strip()]
   details["factories"] = []
@@ -373,5 +388,5 @@ def run(args) -> dict:
     _say(f"exact check: the model over the first {args.scale_real_exact_sentences} sentences")
     details["exact_check"] = exact_check(index, layer, args.scale_real_exact_sentences,
                                          args.scale_queries)
-  return {"section": "scale", "metrics": scale_report.metrics_of(details),
+  return {"section": "scale", "metrics": scale_report.metrics_of(details) + route_metrics,
           "details": details, "table": scale_report.table_of(details)}

@@ -2,6 +2,7 @@
 a factory string (a bad one is the user's error, named in one line)."""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 from exbert_lit.errors import ExbertError
@@ -14,7 +15,7 @@ TRAIN_VECTORS = 65_536
 TRAIN_VECTORS_NO_PARTITION = 16_384
 # Candidates re-ranked per result by the default compressed index: k x this many. 12 kept
 # recall@50 >= 0.95 for head sets and all heads at 1M and 10M vectors (bench --scale); one-head
-# queries re-rank more (faiss_tools.one_head_candidates).
+# queries re-rank more (faiss_tools.candidates_wanted).
 REFINE_K_FACTOR = 12
 
 
@@ -50,6 +51,33 @@ def default_factory(num_vectors: int, dims: Iterable[int]) -> tuple[str, str]:
   if len(sizes) == 1 and next(iter(sizes)) % 2 == 0:
     return f"PQ{next(iter(sizes)) // 2}x4fs,Refine(SQ8)", f"k_factor_rf={REFINE_K_FACTOR}"
   return "SQ8", ""
+
+
+# The partitioned layout (partitioned_factory) probes this share of its lists: 1/16 kept
+# recall@50 >= 0.95 for all-head and embedding queries on the whole-Brown minilm store
+# (IVF1024, nprobe 64: 0.967 and 0.979; `exbert-lit bench --section scale --real STORE
+# --scale-real-factories "IVF1024,PQ192x4fs,Refine(SQ8)|nprobe=64,k_factor_rf=12"`).
+PROBE_SHARE = 16
+
+
+def partitioned_factory(num_vectors: int, dims: Iterable[int]) -> tuple[str, str]:
+  """(faiss factory, search params) of the partitioned layout: default_factory's codes, the
+  4-bit ones kept in inverted lists (`IVF{n},PQ{D/2}x4fs,Refine(SQ8)`, n a power of two near
+  sqrt(num_vectors), codes not by residual) and 1/PROBE_SHARE of the lists probed.
+
+  Whole-vector queries (all heads, embeddings) then scan only the probed lists (sub-linear);
+  head-subset queries, whose neighbours partitions of whole vectors scatter, scan the chosen
+  heads' codes of every vector (faiss_tools.candidate_parts puts the lists back in id order
+  once, in memory). Costs 8 bytes of id per vector and the centroids beyond default_factory.
+  Falls back to default_factory where that is not a 4-bit candidate layout.
+  """
+  factory, params = default_factory(num_vectors, dims)
+  if not factory.startswith("PQ"):
+    return factory, params
+  nlist = 1 << max(4, round(math.log2(max(num_vectors, 1)) / 2))
+  return (f"IVF{nlist},{factory}",
+          f"nprobe={max(1, nlist // PROBE_SHARE)},{params}" if params else
+          f"nprobe={max(1, nlist // PROBE_SHARE)}")
 
 
 def make_index(factory: str, dim: int):

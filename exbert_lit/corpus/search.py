@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import functools
 import pathlib
+import threading
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -44,6 +45,9 @@ from exbert_lit.errors import ExbertError
 from exbert_lit.notation import DEFAULT_K, DEFAULT_OFFSETS
 
 HISTOGRAM_FIELDS = ("pos", "dep", "ent")
+# Head-set cuts kept (CorpusIndex.head_scan_index): at most this many layers' worth of
+# candidate codes in all (a second copy of two layers' 4-bit codes, at most).
+CUT_BUDGET_LAYERS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +164,8 @@ class CorpusIndex:
     self.num_heads: int = self.info.model.num_heads
     self.is_causal: bool = self.info.model.is_causal
     self._model = None
+    self._cuts: collections.OrderedDict = collections.OrderedDict()  # head_scan_index
+    self._cut_lock = threading.Lock()
 
   @classmethod
   def open(cls, directory: str | pathlib.Path, model=None) -> "CorpusIndex":
@@ -211,11 +217,36 @@ class CorpusIndex:
       faiss.ParameterSpace().set_index_parameters(index, params)
     return index
 
-  @functools.lru_cache(maxsize=32)
-  def head_scan_index(self, layer: int, head: int):
-    """One head's candidate codes of C(layer) as their own fast-scan index (1-based head), or
-    None for index types without them (see faiss_tools.head_scan)."""
-    return faiss_tools.head_scan(self.faiss_index("context", layer), head - 1, self.num_heads)
+  @functools.lru_cache(maxsize=8)
+  def candidate_parts(self, layer: int) -> list:
+    """The 4-bit candidate codes of C(layer) in id order, the parts head-set cuts are taken
+    from (faiss_tools.candidate_parts: the index's own, or a partitioned index's put back in
+    id order once)."""
+    import faiss  # pylint: disable=g-import-not-at-top
+    return faiss_tools.candidate_parts(self.faiss_index("context", layer),
+                                       faiss.omp_get_max_threads())
+
+  def head_scan_index(self, layer: int, heads):
+    """The chosen heads' candidate codes of C(layer) as their own fast-scan index (1-based
+    heads; one head also as an int), or None for index types without them (see
+    faiss_tools.heads_scan). Cut on a head set's first query and kept, most recent first,
+    while all kept cuts together hold at most CUT_BUDGET_LAYERS layers' worth of candidate
+    codes (a cut of S holds |S|/H of a layer's: one head of the 1.4M-token minilm store 11 MB).
+    """
+    key = (layer, tuple(sorted({heads} if isinstance(heads, int) else set(heads))))
+    with self._cut_lock:
+      if key in self._cuts:
+        self._cuts.move_to_end(key)
+        return self._cuts[key][0]
+    parts = self.candidate_parts(layer)
+    cut = faiss_tools.heads_scan(parts, [h - 1 for h in key[1]], self.num_heads)
+    size = sum(p.codes.size() for p in parts) * len(key[1]) // self.num_heads
+    budget = CUT_BUDGET_LAYERS * sum(p.codes.size() for p in parts)
+    with self._cut_lock:
+      self._cuts[key] = (cut, size)
+      while len(self._cuts) > 1 and sum(v[1] for v in self._cuts.values()) > budget:
+        self._cuts.popitem(last=False)
+    return cut
 
   def query_vector(self, model, text: str, position: int, layer: int, kind: str) -> np.ndarray:
     """The model's E(layer) or C(layer) of word-piece `position` of `text`.   [D] or [H*dh]"""
@@ -275,8 +306,8 @@ class CorpusIndex:
       scale = 1.0 / (self.num_heads if heads is None else len(heads))
     index = self.faiss_index(kind, layer)
     head_index = None
-    if kind == "context" and heads is not None and len(heads) == 1:
-      head_index = self.head_scan_index(layer, heads[0])
+    if kind == "context" and heads is not None:
+      head_index = self.head_scan_index(layer, tuple(heads))
     scores, ids = faiss_tools.nearest(index, q, int(k), heads if kind == "context" else None,
                                       self.num_heads, head_index)
     # float32 -> float64, then the scale: the same doubles as float(s) * scale.
