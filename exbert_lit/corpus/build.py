@@ -16,9 +16,11 @@ import json
 import logging
 import os
 import pathlib
+import shutil
 import time
 from typing import Callable, Optional
 
+from exbert_lit.corpus import annotator
 from exbert_lit.corpus import engine as engine_lib
 from exbert_lit.corpus import factories
 from exbert_lit.corpus import finish as finish_lib
@@ -38,6 +40,7 @@ from exbert_lit.corpus.stages import shard_ranges
 from exbert_lit.corpus.vectors import normalize_heads  # pylint: disable=unused-import
 from exbert_lit.corpus.vectors import normalize_rows  # pylint: disable=unused-import
 from exbert_lit.corpus.vectors import summarize_attention  # pylint: disable=unused-import
+from exbert_lit.errors import ExbertError
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +83,94 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
   if config.index_type:  # a bad factory fails now, not after annotating the corpus
     for dim in (model.hidden_size, model.num_heads * model.head_dim):
       factories.make_index(config.index_type, dim)
-  sentences = stages.annotate_stage(work, corpus, config, engine)
+  words = None
+  if engine is None and not (work / "sentences.jsonl").is_file():
+    words = stages.select_words(corpus, config)   # None: spaCy must split the records first
+  if words is not None:
+    try:
+      sentences = _build_beside_annotation(work, model, corpus, config, words, progress,
+                                           after_shard)
+    except _WordsDiffer as e:
+      log.warning("%s; annotating first, then running the model", e)
+      (work / "index.json").unlink(missing_ok=True)
+      for name in ("trained", "shards"):
+        shutil.rmtree(work / name, ignore_errors=True)
+      words = None
+  if words is None:
+    sentences = stages.annotate_stage(work, corpus, config, engine)
+    choice = stages.index_stage(work, model, sentences, config)
+    templates = stages.train_stage(work, model, sentences, config, choice)
+    _run_shards(work, len(sentences), config, progress, after_shard,
+                lambda pending: (engine or run_shards_locally)(work, model, sentences, pending,
+                                                               templates, config))
   choice = stages.index_stage(work, model, sentences, config)
   templates = stages.train_stage(work, model, sentences, config, choice)
   ranges = shard_ranges(len(sentences), config.shard_size)
+  manifest = finish_lib.finish(out, work, model, sentences, config, choice, len(ranges), corpus,
+                               list(templates))
+  return manifest.to_json()
+
+
+class _WordsDiffer(Exception):
+  """The tokenizer's sentences differ from the annotated ones (not expected: the pipeline's
+  components do not retokenise); the build then annotates first."""
+
+
+def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: BuildConfig,
+                             words: list, progress: bool, after_shard
+                             ) -> list:
+  """The stages with spaCy in its own process (annotator.py) while the model runs: the index
+  choice, training and every shard's forward use `words` (the tokenizer's sentences: the same
+  texts and word counts the annotation gives); a shard is written once its labels are in.
+  Writes sentences.jsonl as annotate_stage does and returns the annotated sentences."""
+  if not words:
+    raise ExbertError(f"corpus {corpus!r} has no sentences")
+
+  def check(annotated, a: int) -> None:
+    for j, (got, want) in enumerate(zip(annotated, words[a:a + len(annotated)])):
+      if (got.text, [tuple(s) for s in got.spans], got.meta) != \
+         (want.text, [tuple(s) for s in want.spans], want.meta):
+        raise _WordsDiffer(f"sentence {a + j}: spaCy's tokenizer alone gave {want.text!r}, "
+                           f"the pipeline {got.text!r}")
+
+  def labels(a: int, b: int):
+    annotated = background.take(b)[a:b]
+    if len(annotated) != b - a:
+      raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
+                         f"{a + len(annotated)}")
+    check(annotated, a)
+    return annotated
+
+  with annotator.BackgroundAnnotation(corpus, config) as background:
+    choice = stages.index_stage(work, model, words, config)
+    templates = stages.train_stage(work, model, words, config, choice)
+    _run_shards(work, len(words), config, progress, after_shard,
+                lambda pending: engine_lib.run_shards_beside_annotation(
+                    work, model, words, pending, templates, config, labels))
+    sentences = background.take()
+    check(sentences, 0)
+    if len(sentences) != len(words):
+      raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
+                         f"{len(sentences)}")
+    skipped = background.skipped
+  if skipped:
+    log.info("skipped %d sentences longer than %d words", skipped, config.max_words)
+  stages.write_jsonl_atomic(work / "sentences.jsonl", (s.to_json() for s in sentences))
+  return sentences
+
+
+def _run_shards(work: pathlib.Path, n_sentences: int, config: BuildConfig, progress: bool,
+                after_shard, run) -> None:
+  """Runs the shards not yet in `work` with `run(pending)` (an engine bound to its arguments),
+  with the progress bar and the after_shard hook."""
+  ranges = shard_ranges(n_sentences, config.shard_size)
   (work / "shards").mkdir(exist_ok=True)
   pending = [(i, a, b) for i, (a, b) in enumerate(ranges) if not shard_dir(work, i).is_dir()]
   sizes = {i: b - a for i, a, b in pending}
-  bar = _progress_bar(len(sentences), len(sentences) - sum(sizes.values()), progress)
+  bar = _progress_bar(n_sentences, n_sentences - sum(sizes.values()), progress)
   tokens, started = 0, time.perf_counter()
   try:
-    for i, shard_tokens in (engine or run_shards_locally)(work, model, sentences, pending,
-                                                           templates, config):
+    for i, shard_tokens in run(pending):
       tokens += shard_tokens
       if bar is not None:
         bar.update(sizes[i])
@@ -105,9 +184,6 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
     seconds = time.perf_counter() - started
     log.info("indexed %d shards, %d tokens in %.1f s (%.0f tokens/s)", len(pending), tokens,
              seconds, tokens / max(seconds, 1e-9))
-  manifest = finish_lib.finish(out, work, model, sentences, config, choice, len(ranges), corpus,
-                               list(templates))
-  return manifest.to_json()
 
 
 def _first_difference(before: dict, now: dict, prefix: str = "") -> str:

@@ -50,3 +50,14 @@ def run_shards_locally(work: pathlib.Path, model, sentences, pending: Sequence[P
   for i, a, b in pending:
     yield i, stages.shard_stage(stages.shard_dir(work, i), model, sentences[a:b], a, templates,
                                 config)
+
+
+def run_shards_beside_annotation(work: pathlib.Path, model, words, pending: Sequence[PendingShard],
+                                 templates, config: stages.BuildConfig, labels
+                                 ) -> Iterator[tuple[int, int]]:
+  """The local engine while spaCy still runs (annotator.py): each shard's forward needs only
+  its texts (`words`, the tokenizer's sentences); `labels(a, b)` then waits for the annotated
+  sentences [a, b) the shard is written with."""
+  for i, a, b in pending:
+    outputs = stages.shard_compute(model, [w.text for w in words[a:b]], config)
+    yield i, stages.shard_write(stages.shard_dir(work, i), outputs, labels(a, b), a, templates)
