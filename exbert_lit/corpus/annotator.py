@@ -27,7 +27,8 @@ from exbert_lit.errors import ExbertError
 
 log = logging.getLogger(__name__)
 
-NICE = 10            # added to the annotating process's niceness
+# Added to the annotating process's niceness (EXBERT_ANNOTATE_NICE overrides, for measuring).
+NICE = int(os.environ.get("EXBERT_ANNOTATE_NICE", "10"))
 
 
 def main(argv: list[str]) -> int:

@@ -24,6 +24,8 @@ from exbert_lit.corpus import annotator
 from exbert_lit.corpus import engine as engine_lib
 from exbert_lit.corpus import factories
 from exbert_lit.corpus import finish as finish_lib
+from exbert_lit.corpus import readers
+from exbert_lit.corpus import sources
 from exbert_lit.corpus import stages
 from exbert_lit.corpus import store
 # Re-exported: the names callers know this module by (commands, analysis, bench, tests).
@@ -85,17 +87,19 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
       factories.make_index(config.index_type, dim)
   words = None
   if engine is None and not (work / "sentences.jsonl").is_file():
-    words = stages.select_words(corpus, config)   # None: spaCy must split the records first
-  if words is not None:
-    try:
-      sentences = _build_beside_annotation(work, model, corpus, config, words, progress,
-                                           after_shard)
-    except _WordsDiffer as e:
-      log.warning("%s; annotating first, then running the model", e)
-      (work / "index.json").unlink(missing_ok=True)
-      for name in ("trained", "shards"):
-        shutil.rmtree(work / name, ignore_errors=True)
-      words = None
+    if not _needs_split(corpus, config):   # else spaCy must split the records first
+      try:
+        with annotator.BackgroundAnnotation(corpus, config) as background:
+          source = sources.open_corpus(corpus, config.corpus_format, config.text_field)
+          words = stages.select_words(source, config)  # while the spaCy process starts
+          sentences = _build_beside_annotation(work, model, corpus, config, words, background,
+                                               progress, after_shard)
+      except _WordsDiffer as e:
+        log.warning("%s; annotating first, then running the model", e)
+        (work / "index.json").unlink(missing_ok=True)
+        for name in ("trained", "shards"):
+          shutil.rmtree(work / name, ignore_errors=True)
+        words = None
   if words is None:
     sentences = stages.annotate_stage(work, corpus, config, engine)
     choice = stages.index_stage(work, model, sentences, config)
@@ -111,14 +115,23 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
   return manifest.to_json()
 
 
+def _needs_split(corpus: str, config: BuildConfig) -> bool:
+  """Whether spaCy must split the corpus's records into sentences (readers.SPLIT), from its
+  format alone (a hf: dataset always: it is not opened twice to ask)."""
+  if corpus.startswith(readers.HF_PREFIX):
+    return True
+  fmt = sources.check_corpus(corpus, config.corpus_format, config.text_field)
+  return fmt != "brown" and readers.SPLIT[fmt]
+
+
 class _WordsDiffer(Exception):
   """The tokenizer's sentences differ from the annotated ones (not expected: the pipeline's
   components do not retokenise); the build then annotates first."""
 
 
 def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: BuildConfig,
-                             words: list, progress: bool, after_shard
-                             ) -> list:
+                             words: list, background: annotator.BackgroundAnnotation,
+                             progress: bool, after_shard) -> list:
   """The stages with spaCy in its own process (annotator.py) while the model runs: the index
   choice, training and every shard's forward use `words` (the tokenizer's sentences: the same
   texts and word counts the annotation gives); a shard is written once its labels are in.
@@ -141,20 +154,18 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
     check(annotated, a)
     return annotated
 
-  with annotator.BackgroundAnnotation(corpus, config) as background:
-    choice = stages.index_stage(work, model, words, config)
-    templates = stages.train_stage(work, model, words, config, choice)
-    _run_shards(work, len(words), config, progress, after_shard,
-                lambda pending: engine_lib.run_shards_beside_annotation(
-                    work, model, words, pending, templates, config, labels))
-    sentences = background.take()
-    check(sentences, 0)
-    if len(sentences) != len(words):
-      raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
-                         f"{len(sentences)}")
-    skipped = background.skipped
-  if skipped:
-    log.info("skipped %d sentences longer than %d words", skipped, config.max_words)
+  choice = stages.index_stage(work, model, words, config)
+  templates = stages.train_stage(work, model, words, config, choice)
+  _run_shards(work, len(words), config, progress, after_shard,
+              lambda pending: engine_lib.run_shards_beside_annotation(
+                  work, model, words, pending, templates, config, labels))
+  sentences = background.take()
+  check(sentences, 0)
+  if len(sentences) != len(words):
+    raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
+                       f"{len(sentences)}")
+  if background.skipped:
+    log.info("skipped %d sentences longer than %d words", background.skipped, config.max_words)
   stages.write_jsonl_atomic(work / "sentences.jsonl", (s.to_json() for s in sentences))
   return sentences
 

@@ -155,12 +155,15 @@ def select(sentences: Iterator, config: BuildConfig) -> tuple[list, int]:
   return out, skipped
 
 
-def select_words(corpus: str, config: BuildConfig
+def select_words(source: sources.CorpusSource, config: BuildConfig
                  ) -> Optional[list[annotate_lib.SentenceWords]]:
   """The sentences select_sentences will return, from spaCy's tokenizer alone (text, word
   spans and metadata, no labels), for corpora whose records are sentences already (Brown,
-  `lines` files); None for corpora spaCy must split into sentences (its parser decides)."""
-  source = sources.open_corpus(corpus, config.corpus_format, config.text_field)
+  `lines` files); None for corpora spaCy must split into sentences (its parser decides).
+
+  Args:
+    source: sources.open_corpus of the build's corpus, not yet read.
+  """
   if source.split:
     return None
   words = annotate_lib.sentence_words(source.records,
