@@ -146,8 +146,12 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
         raise _WordsDiffer(f"sentence {a + j}: spaCy's tokenizer alone gave {want.text!r}, "
                            f"the pipeline {got.text!r}")
 
+  waited = [0.0]   # seconds the model waited for spaCy's labels
+
   def labels(a: int, b: int):
+    started = time.perf_counter()
     annotated = background.take(b)[a:b]
+    waited[0] += time.perf_counter() - started
     if len(annotated) != b - a:
       raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
                          f"{a + len(annotated)}")
@@ -159,7 +163,10 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
   _run_shards(work, len(words), config, progress, after_shard,
               lambda pending: engine_lib.run_shards_beside_annotation(
                   work, model, words, pending, templates, config, labels))
+  started = time.perf_counter()
   sentences = background.take()
+  waited[0] += time.perf_counter() - started
+  log.info("waited %.1f s for spaCy's labels", waited[0])
   check(sentences, 0)
   if len(sentences) != len(words):
     raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
