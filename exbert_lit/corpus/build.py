@@ -162,7 +162,9 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
   templates = stages.train_stage(work, model, words, config, choice)
   _run_shards(work, len(words), config, progress, after_shard,
               lambda pending: engine_lib.run_shards_beside_annotation(
-                  work, model, words, pending, templates, config, labels))
+                  work, model, words, pending, templates, config, labels,
+                  background.share_cores))
+  background.restore_threads()
   started = time.perf_counter()
   sentences = background.take()
   waited[0] += time.perf_counter() - started
@@ -187,8 +189,9 @@ def _run_shards(work: pathlib.Path, n_sentences: int, config: BuildConfig, progr
   sizes = {i: b - a for i, a, b in pending}
   bar = _progress_bar(n_sentences, n_sentences - sum(sizes.values()), progress)
   tokens, started = 0, time.perf_counter()
+  shards = run(pending)
   try:
-    for i, shard_tokens in run(pending):
+    for i, shard_tokens in shards:
       tokens += shard_tokens
       if bar is not None:
         bar.update(sizes[i])
@@ -196,6 +199,8 @@ def _run_shards(work: pathlib.Path, n_sentences: int, config: BuildConfig, progr
       if after_shard is not None:
         after_shard(i)
   finally:
+    if hasattr(shards, "close"):   # an engine's shards in flight end before this returns
+      shards.close()
     if bar is not None:
       bar.close()
   if pending:
