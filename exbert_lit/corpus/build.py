@@ -5,6 +5,8 @@ The jobs live in their own modules; this one runs them in order and checks that 
 has the settings it started with:
   stages.py     the resumable stages in DIR/_build (annotation, index choice, training, shards)
   engine.py     what runs the shards (the ShardEngine protocol; local here, Ray in ray_engine)
+  annotator.py  spaCy in its own process beside the model (local builds of sentence-per-line
+                corpora: _build_beside_annotation)
   finish.py     merging the shards into the store, manifest.json last
   vectors.py    the normalised vectors and attention summaries a store keeps
   factories.py  which faiss index by corpus size
