@@ -148,7 +148,7 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
         raise _WordsDiffer(f"sentence {a + j}: spaCy's tokenizer alone gave {want.text!r}, "
                            f"the pipeline {got.text!r}")
 
-  waited = [0.0]   # seconds the model waited for spaCy's labels
+  waited = [0.0, 0.0]   # seconds the shard writer, then the build's end, waited for spaCy
 
   def labels(a: int, b: int):
     started = time.perf_counter()
@@ -169,8 +169,9 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
   background.restore_threads()
   started = time.perf_counter()
   sentences = background.take()
-  waited[0] += time.perf_counter() - started
-  log.info("waited %.1f s for spaCy's labels", waited[0])
+  waited[1] = time.perf_counter() - started
+  log.info("waited for spaCy's labels: %.1f s in the shard writer (beside the model's next "
+           "shard), %.1f s after the last shard", *waited)
   check(sentences, 0)
   if len(sentences) != len(words):
     raise _WordsDiffer(f"spaCy's tokenizer alone kept {len(words)} sentences, the pipeline "
