@@ -6,9 +6,9 @@ annotates the corpus exactly as stages.annotate_stage does (stages.select_senten
 stages.annotate_corpus) and sends the kept sentences back in corpus order, while the driver runs
 the model; the driver waits for a shard's labels only when it writes that shard.
 
-While spaCy runs, the model's torch threads leave it one core (share_cores, called before each
-batch): torch's threads wait for each other at every operation, so one of them sharing a core
-with spaCy would hold all of them back; once spaCy is done, the model has every core again.
+The model keeps all its torch threads while spaCy runs: with fewer, its matrix products round
+differently and the store would differ in the last bits from an annotate-first build's (and a
+resumed build from an uninterrupted one). The child runs at normal priority (NICE).
 """
 from __future__ import annotations
 
@@ -86,7 +86,6 @@ class BackgroundAnnotation:
     self._done = False
     self._error: Optional[tuple[str, bool]] = None
     self.skipped = 0
-    self._torch_threads: Optional[int] = None
     self._cond = threading.Condition()
     self._reader = threading.Thread(target=self._read, daemon=True, name="exbert-annotate-read")
     self._reader.start()
@@ -120,22 +119,6 @@ class BackgroundAnnotation:
     with self._cond:
       return self._done
 
-  def share_cores(self) -> None:
-    """Before each batch of the model: torch's threads one fewer than the cores while spaCy
-    runs (at least 1), all of them (as they were) once it is done."""
-    import torch  # pylint: disable=g-import-not-at-top
-    if self._torch_threads is None:
-      self._torch_threads = torch.get_num_threads()
-    want = self._torch_threads if self.done else max(1, min(self._torch_threads,
-                                                            (os.cpu_count() or 1) - 1))
-    if torch.get_num_threads() != want:
-      torch.set_num_threads(want)
-
-  def restore_threads(self) -> None:
-    if self._torch_threads is not None:
-      import torch  # pylint: disable=g-import-not-at-top
-      torch.set_num_threads(self._torch_threads)
-
   def take(self, end: Optional[int] = None) -> list[annotate_lib.AnnotatedSentence]:
     """The first `end` kept sentences (all of them when None or past the end), once in."""
     with self._cond:
@@ -147,9 +130,7 @@ class BackgroundAnnotation:
       return self._sentences[:end] if end is not None else list(self._sentences)
 
   def close(self) -> None:
-    """Stops the child if it is still running (an early exit of the build) and waits for it;
-    torch's threads are as they were."""
-    self.restore_threads()
+    """Stops the child if it is still running (an early exit of the build) and waits for it."""
     if self._process.poll() is None and not self._done:
       self._process.terminate()
     self._process.wait(timeout=30)

@@ -164,9 +164,7 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
   templates = stages.train_stage(work, model, words, config, choice)
   _run_shards(work, len(words), config, progress, after_shard,
               lambda pending: engine_lib.run_shards_beside_annotation(
-                  work, model, words, pending, templates, config, labels,
-                  background.share_cores))
-  background.restore_threads()
+                  work, model, words, pending, templates, config, labels))
   started = time.perf_counter()
   sentences = background.take()
   waited[1] = time.perf_counter() - started

@@ -211,14 +211,11 @@ def index_stage(work: pathlib.Path, model, sentences, config: BuildConfig) -> In
   return choice
 
 
-def run_model(model, texts: list[str], batch_size: int, before_batch=None):
+def run_model(model, texts: list[str], batch_size: int):
   """model.internals over `texts` in length-sorted batches; None for a text the model refuses
-  (e.g. longer than its position limit). Returns a list in the order of `texts`.
-  `before_batch()`, if given, is called before each batch (annotator.py sets torch's threads)."""
+  (e.g. longer than its position limit). Returns a list in the order of `texts`."""
   results = [None] * len(texts)
   for batch in length_batches([len(t) for t in texts], batch_size):
-    if before_batch is not None:
-      before_batch()
     try:
       outs = model.internals([texts[i] for i in batch])
     except ValueError:
@@ -294,11 +291,10 @@ class ShardOutputs:
     return [len(t) for t in self.tokens]
 
 
-def shard_compute(model, texts: Sequence[str], config: BuildConfig,
-                  before_batch=None) -> ShardOutputs:
+def shard_compute(model, texts: Sequence[str], config: BuildConfig) -> ShardOutputs:
   """The model over one shard's texts (run_model), and the vectors and attention summaries
   of every kept sentence, computed over the whole shard at once."""
-  outs = run_model(model, list(texts), config.batch_size, before_batch)
+  outs = run_model(model, list(texts), config.batch_size)
   kept = [j for j, out in enumerate(outs) if out is not None]
   live = [outs[j] for j in kept]
   shape = (0, model.num_layers, model.num_heads, config.attention_top_k)
