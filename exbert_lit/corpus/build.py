@@ -88,7 +88,8 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
     for dim in (model.hidden_size, model.num_heads * model.head_dim):
       factories.make_index(config.index_type, dim)
   words = None
-  if engine is None and not (work / "sentences.jsonl").is_file():
+  if (engine is None and not (work / "sentences.jsonl").is_file()
+      and os.environ.get("EXBERT_SPACY_BESIDE", "1") != "0"):   # "0": annotate first (A/B)
     if not _needs_split(corpus, config):   # else spaCy must split the records first
       try:
         with annotator.BackgroundAnnotation(corpus, config) as background:
