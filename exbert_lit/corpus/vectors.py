@@ -103,16 +103,23 @@ def summarize_sentences(attentions: list[np.ndarray], top_k: int
   return top_pos, top_weight, mean_argmax
 
 
-def concatenated_vectors(internals: list, num_heads: int
+def concatenated_vectors(internals: list, num_heads: int, rows: int = 1024
                          ) -> dict[tuple[str, int], np.ndarray]:
   """sentence_vectors of several sentences, concatenated over their tokens in the given order
-  (one normalisation over all rows; each row is normalised on its own, so the result equals
-  concatenating sentence_vectors).   (kind, layer) -> [sum T_s, D]
+  (each row is normalised on its own, so the result equals concatenating sentence_vectors).
+  Normalised `rows` rows at a time: one pass over a whole shard's [L+1, N, D] made temporaries
+  of hundreds of MB, slower here than the per-sentence calls it replaced.
+  (kind, layer) -> [sum T_s, D]
   """
-  embeddings = normalize_rows(np.concatenate([o.embeddings for o in internals], axis=1))
-  contexts = normalize_heads(np.concatenate([o.contexts for o in internals], axis=1),
-                             num_heads)
-  out = {("embedding", layer): embeddings[layer] for layer in range(embeddings.shape[0])}
-  for layer in range(1, contexts.shape[0] + 1):
-    out[("context", layer)] = contexts[layer - 1]
+  out = {}
+  for layer in range(internals[0].embeddings.shape[0]):
+    x = np.concatenate([o.embeddings[layer] for o in internals])
+    for a in range(0, len(x), rows):
+      x[a:a + rows] = normalize_rows(x[a:a + rows])
+    out[("embedding", layer)] = x
+  for layer in range(1, internals[0].contexts.shape[0] + 1):
+    x = np.concatenate([o.contexts[layer - 1] for o in internals])
+    for a in range(0, len(x), rows):
+      x[a:a + rows] = normalize_heads(x[a:a + rows], num_heads)
+    out[("context", layer)] = x
   return out
