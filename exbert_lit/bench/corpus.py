@@ -1,9 +1,10 @@
 """Corpus benchmarks (section `corpus` of `exbert-lit bench`).
 
-1. Indexing throughput: `exbert-lit index`'s whole pipeline (spaCy, model, faiss, store) on the
-   first N Brown sentences, against a raw batched forward of the same HF model on the same
-   sentences with the same batch size and length sorting, measured side by side in one run
-   (raw, index, raw again; the ratio uses the mean raw rate).
+1. Indexing throughput: `exbert-lit index`'s whole build (build.build: spaCy, model, faiss,
+   store, merge; not the model's loading) on the first N Brown sentences, against a raw batched
+   forward of the same HF model on the same sentences with the same batch size and length
+   sorting, measured side by side in one run (raw, index, raw again; the ratio uses the mean
+   raw rate). The CPU-time ratio counts the build's spaCy process (annotator.py) too.
 2. Search latency and recall: single-query p50/p95 at k=50 with a head subset, on synthetic
    context vectors at bert-base dimensions (12 heads x 64) for 100k and 1M vectors, for the
    exact index and for the compressed factory the build chooses for large corpora; recall@50
@@ -18,6 +19,7 @@ import argparse
 import json
 import logging
 import pathlib
+import resource
 import tempfile
 import time
 
@@ -132,6 +134,12 @@ def _raw_forward(model, texts: list[str], batch_size: int) -> tuple[float, int, 
   return time.perf_counter() - started, tokens, time.process_time() - cpu
 
 
+def _children_cpu() -> float:
+  """CPU seconds of this process's finished (waited-for) child processes."""
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return usage.ru_utime + usage.ru_stime
+
+
 def throughput(model_name: str, n_sentences: int, batch_size: int, workdir: pathlib.Path
                ) -> tuple[list[dict], dict]:
   from exbert_lit.corpus import annotate  # pylint: disable=g-import-not-at-top
@@ -153,11 +161,11 @@ def throughput(model_name: str, n_sentences: int, batch_size: int, workdir: path
   texts = [s.text for s in build.select_sentences("brown", config)[0]]
   nlp = annotate.load_pipeline(config.spacy_pipeline)
   raw1, raw_tokens, raw1_cpu = _raw_forward(model, texts, batch_size)
-  cpu = time.process_time()
+  cpu = time.process_time() + _children_cpu()
   started = time.perf_counter()
   manifest = build.build(model, "brown", out, config, progress=False)
   index_seconds = time.perf_counter() - started
-  index_cpu = time.process_time() - cpu
+  index_cpu = time.process_time() + _children_cpu() - cpu   # with the spaCy process's
   raw2, _, raw2_cpu = _raw_forward(model, texts, batch_size)
   t0 = time.perf_counter()
   list(annotate.annotate(texts, nlp, split=False))
@@ -181,15 +189,13 @@ def throughput(model_name: str, n_sentences: int, batch_size: int, workdir: path
   metrics = [
       bench.metric(f"index throughput ({model_name})", index_rate, "tokens/s"),
       bench.metric(f"raw forward throughput ({model_name})", raw_rate, "tokens/s"),
-      bench.metric("index / raw forward", index_rate / raw_rate, "ratio", ">= 0.85 (bert-base)",
-                   f"{len(texts)} Brown sentences, batch {batch_size}; spaCy alone took "
-                   f"{spacy_seconds:.1f} of the {index_seconds:.1f} s"),
-      bench.metric("index / raw forward, CPU time", cpu_ratio, "ratio", ">= 0.85 (bert-base)",
-                   "tokens per process-CPU-second: less sensitive to other load on the machine; "
-                   f"raw wall seconds {raw1:.1f} and {raw2:.1f}"),
-      bench.metric("index / raw forward without spaCy",
-                   tokens / max(index_seconds - spacy_seconds, 1e-9) / raw_rate, "ratio", None,
-                   "model, alignment, attention summaries, faiss and store only"),
+      bench.metric("index / raw forward", index_rate / raw_rate, "ratio", ">= 0.9",
+                   f"{len(texts)} Brown sentences, batch {batch_size}; build {index_seconds:.1f} s "
+                   f"(spaCy, in its own process beside the model, takes {spacy_seconds:.1f} s "
+                   f"alone); raw wall seconds {raw1:.1f} and {raw2:.1f}"),
+      bench.metric("index / raw forward, CPU time", cpu_ratio, "ratio", None,
+                   "tokens per CPU-second of the build's processes (spaCy's included): less "
+                   "sensitive to other load on the machine"),
       bench.metric(f"store bytes per token ({model_name}, {manifest['index']['factory']})",
                    sum(sizes.values()) / tokens, "bytes",
                    None, f"L={details['layers']}, dims {manifest['dims']}"),

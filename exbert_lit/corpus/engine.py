@@ -7,6 +7,7 @@ below; ray_engine.RayEngine runs shards (and annotation) on Ray.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import pathlib
 from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
@@ -50,3 +51,26 @@ def run_shards_locally(work: pathlib.Path, model, sentences, pending: Sequence[P
   for i, a, b in pending:
     yield i, stages.shard_stage(stages.shard_dir(work, i), model, sentences[a:b], a, templates,
                                 config)
+
+
+def run_shards_beside_annotation(work: pathlib.Path, model, words, pending: Sequence[PendingShard],
+                                 templates, config: stages.BuildConfig, labels
+                                 ) -> Iterator[tuple[int, int]]:
+  """The local engine while spaCy still runs (annotator.py): each shard's forward needs only
+  its texts (`words`, the tokenizer's sentences); `labels(a, b)` then waits for the annotated
+  sentences [a, b) the shard is written with. A shard is written on a second thread while the
+  next one's forward runs (the wait for labels and the file writes overlap the model; torch
+  and faiss release the GIL), so at most two shards' outputs are in memory."""
+  def write(i: int, a: int, outputs: stages.ShardOutputs, b: int) -> tuple[int, int]:
+    return i, stages.shard_write(stages.shard_dir(work, i), outputs, labels(a, b), a, templates)
+
+  with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="exbert-shard-write") as pool:
+    writing = None
+    for i, a, b in pending:
+      outputs = stages.shard_compute(model, [w.text for w in words[a:b]], config)
+      if writing is not None:
+        yield writing.result()
+      writing = pool.submit(write, i, a, outputs, b)
+      del outputs
+    if writing is not None:
+      yield writing.result()

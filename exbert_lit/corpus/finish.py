@@ -105,7 +105,7 @@ def finish(out: pathlib.Path, work: pathlib.Path, model, sentences,
   shard_dirs = [stages.shard_dir(work, i) for i in range(n_shards)]
   n_sentences, n_tokens = _merge_tokens(out, shard_dirs, sentences)
   _merge_index_files(out, shard_dirs, keys)
-  nlp = annotate_lib.load_pipeline(config.spacy_pipeline)
+  nlp = annotate_lib.load_tokenizer(config.spacy_pipeline)   # its meta is all this reads
   manifest = manifest_lib.Manifest(
       format_version=store.FORMAT_VERSION,
       created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

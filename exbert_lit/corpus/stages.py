@@ -137,9 +137,15 @@ def select_sentences(corpus: str, config: BuildConfig,
       default: annotate_corpus. Closed once enough sentences are taken.
   """
   annotated = annotate_corpus(corpus, config) if annotated is None else annotated
+  return select(annotated, config)
+
+
+def select(sentences: Iterator, config: BuildConfig) -> tuple[list, int]:
+  """select_sentences' rule over any sentences with `spans` (annotated, or words alone):
+  (the kept ones, how many were too long). `sentences` is closed once enough are taken."""
   out, skipped = [], 0
-  with contextlib.closing(annotated):
-    for sentence in annotated:
+  with contextlib.closing(sentences):
+    for sentence in sentences:
       if len(sentence.spans) > config.max_words:
         skipped += 1
         continue
@@ -147,6 +153,22 @@ def select_sentences(corpus: str, config: BuildConfig,
       if config.max_sentences is not None and len(out) >= config.max_sentences:
         break
   return out, skipped
+
+
+def select_words(source: sources.CorpusSource, config: BuildConfig
+                 ) -> Optional[list[annotate_lib.SentenceWords]]:
+  """The sentences select_sentences will return, from spaCy's tokenizer alone (text, word
+  spans and metadata, no labels), for corpora whose records are sentences already (Brown,
+  `lines` files); None for corpora spaCy must split into sentences (its parser decides).
+
+  Args:
+    source: sources.open_corpus of the build's corpus, not yet read.
+  """
+  if source.split:
+    return None
+  words = annotate_lib.sentence_words(source.records,
+                                      annotate_lib.load_tokenizer(config.spacy_pipeline))
+  return select(words, config)[0]
 
 
 def annotate_stage(work: pathlib.Path, corpus: str, config: BuildConfig, engine=None
@@ -250,10 +272,92 @@ def train_stage(work: pathlib.Path, model, sentences, config: BuildConfig,
 # ---------------------------------------------------------------------------------------------
 # Shards.
 
+@dataclasses.dataclass
+class ShardOutputs:
+  """What the model gives for one shard's sentences, reduced to what the shard keeps: no
+  labels yet (shard_write adds them), so it needs only the texts. Rows are the kept
+  sentences' tokens in corpus order (N = sum of `lengths`)."""
+  kept: list[int]                          # indices (into the shard) of the kept sentences
+  tokens: list[list[str]]                  # per kept sentence, its word-pieces [T_s]
+  offsets: list[np.ndarray]                # per kept sentence, int [T_s, 2]
+  special: list[np.ndarray]                # per kept sentence, bool [T_s]
+  top_pos: np.ndarray                      # int16 [N, L, H, K]   (vectors.summarize_sentences)
+  top_weight: np.ndarray                   # float16 [N, L, H, K]
+  mean_argmax: np.ndarray                  # int16 [N, L]
+  vectors: dict[tuple[str, int], np.ndarray]   # (kind, layer) -> float32 [N, D], normalised
+
+  @property
+  def lengths(self) -> list[int]:
+    return [len(t) for t in self.tokens]
+
+
+def shard_compute(model, texts: Sequence[str], config: BuildConfig) -> ShardOutputs:
+  """The model over one shard's texts (run_model), and the vectors and attention summaries
+  of every kept sentence, computed over the whole shard at once."""
+  outs = run_model(model, list(texts), config.batch_size)
+  kept = [j for j, out in enumerate(outs) if out is not None]
+  live = [outs[j] for j in kept]
+  shape = (0, model.num_layers, model.num_heads, config.attention_top_k)
+  if live:
+    top_pos, top_w, mean_argmax = vectors_lib.summarize_sentences(
+        [o.attention for o in live], config.attention_top_k)
+    vectors = vectors_lib.concatenated_vectors(live, model.num_heads)
+  else:
+    top_pos, top_w = np.zeros(shape, np.int16), np.zeros(shape, np.float16)
+    mean_argmax = np.zeros((0, model.num_layers), np.int16)
+    vectors = {}
+  return ShardOutputs(kept=kept, tokens=[o.tokens for o in live],
+                      offsets=[o.offsets for o in live], special=[o.special for o in live],
+                      top_pos=top_pos, top_weight=top_w, mean_argmax=mean_argmax,
+                      vectors=vectors)
+
+
+def shard_write(shard_directory: pathlib.Path, outputs: ShardOutputs, sentences, first: int,
+                templates) -> int:
+  """Writes one shard (atomically: the directory appears by a rename when complete): the
+  token rows with the spaCy labels of `sentences` (the shard's annotated sentences, `first`
+  the build index of the first), the attention summaries and one faiss index per (kind,
+  layer). Returns the shard's token count."""
+  import faiss  # pylint: disable=g-import-not-at-top
+  rows: dict[str, list] = {c: [] for c in store.TEXT_COLUMNS}
+  ints: dict[str, list] = {c: [] for c in TOKEN_INT_COLUMNS}
+  for j, tokens, offsets, special in zip(outputs.kept, outputs.tokens, outputs.offsets,
+                                         outputs.special):
+    _, labels = annotate_lib.piece_labels(sentences[j], offsets, special)
+    rows["piece"].extend(tokens)
+    for column in ("pos", "tag", "dep", "ent", "lemma"):
+      rows[column].extend(None if lab is None else lab[column] for lab in labels)
+    ints["head"].extend(-1 if lab is None else lab["head"] for lab in labels)
+    ints["start"].extend(int(o) for o in offsets[:, 0])
+    ints["end"].extend(int(o) for o in offsets[:, 1])
+    ints["special"].extend(bool(s) for s in special)
+    ints["position"].extend(range(len(tokens)))
+  tmp = shard_directory.with_name(shard_directory.name + ".tmp")
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir(parents=True)
+  store.write_json_atomic(tmp / "tokens.json", rows)
+  store.save_array(tmp / "kept.npy", np.asarray([first + j for j in outputs.kept],
+                                                dtype=np.int64))
+  store.save_array(tmp / "lengths.npy", np.asarray(outputs.lengths, dtype=np.int64))
+  for name, values in ints.items():
+    store.save_array(tmp / f"{name}.npy",
+                     np.asarray(values, dtype=bool if name == "special" else np.int32))
+  store.save_array(tmp / "top_pos.npy", outputs.top_pos)
+  store.save_array(tmp / "top_weight.npy", outputs.top_weight)
+  store.save_array(tmp / "mean_argmax.npy", outputs.mean_argmax)
+  for key, template in templates.items():
+    index = faiss.clone_index(template)
+    if key in outputs.vectors:
+      index.add(outputs.vectors[key])
+    faiss.write_index(index, str(tmp / store.index_filename(*key)))
+  os.replace(tmp, shard_directory)
+  return sum(outputs.lengths)
+
+
 def shard_stage(shard_directory: pathlib.Path, model, sentences, first: int, templates,
                 config: BuildConfig) -> int:
-  """Runs the model over one shard's sentences and writes the shard (atomically: the
-  directory appears by a rename when complete). Every engine writes shards with this.
+  """Runs the model over one shard's sentences and writes the shard (shard_compute, then
+  shard_write). Every engine writes shards with this or those two.
 
   Args:
     shard_directory: shard_dir(work, shard).
@@ -261,54 +365,5 @@ def shard_stage(shard_directory: pathlib.Path, model, sentences, first: int, tem
     templates: (kind, layer) -> empty trained faiss index (train_stage).
   Returns the shard's token count.
   """
-  import faiss  # pylint: disable=g-import-not-at-top
-  outs = run_model(model, [s.text for s in sentences], config.batch_size)
-  rows: dict[str, list] = {c: [] for c in store.TEXT_COLUMNS}
-  ints: dict[str, list] = {c: [] for c in TOKEN_INT_COLUMNS}
-  kept, lengths, att_pos, att_w, att_mean = [], [], [], [], []
-  vectors: dict[tuple[str, int], list[np.ndarray]] = {key: [] for key in templates}
-  for j, (sentence, out) in enumerate(zip(sentences, outs)):
-    if out is None:
-      continue
-    kept.append(first + j)
-    t = len(out.tokens)
-    lengths.append(t)
-    _, labels = annotate_lib.piece_labels(sentence, out.offsets, out.special)
-    rows["piece"].extend(out.tokens)
-    for column in ("pos", "tag", "dep", "ent", "lemma"):
-      rows[column].extend(None if lab is None else lab[column] for lab in labels)
-    ints["head"].extend(-1 if lab is None else lab["head"] for lab in labels)
-    ints["start"].extend(int(o) for o in out.offsets[:, 0])
-    ints["end"].extend(int(o) for o in out.offsets[:, 1])
-    ints["special"].extend(bool(s) for s in out.special)
-    ints["position"].extend(range(t))
-    top_pos, top_w, mean_argmax = vectors_lib.summarize_attention(out.attention,
-                                                                  config.attention_top_k)
-    att_pos.append(top_pos)
-    att_w.append(top_w)
-    att_mean.append(mean_argmax)
-    for key, vecs in vectors_lib.sentence_vectors(out, model.num_heads).items():
-      vectors[key].append(vecs)
-  tmp = shard_directory.with_name(shard_directory.name + ".tmp")
-  shutil.rmtree(tmp, ignore_errors=True)
-  tmp.mkdir(parents=True)
-  store.write_json_atomic(tmp / "tokens.json", rows)
-  store.save_array(tmp / "kept.npy", np.asarray(kept, dtype=np.int64))
-  store.save_array(tmp / "lengths.npy", np.asarray(lengths, dtype=np.int64))
-  for name, values in ints.items():
-    store.save_array(tmp / f"{name}.npy",
-                     np.asarray(values, dtype=bool if name == "special" else np.int32))
-  empty_att = (0, model.num_layers, model.num_heads, config.attention_top_k)
-  store.save_array(tmp / "top_pos.npy",
-                   np.concatenate(att_pos) if att_pos else np.zeros(empty_att, np.int16))
-  store.save_array(tmp / "top_weight.npy",
-                   np.concatenate(att_w) if att_w else np.zeros(empty_att, np.float16))
-  store.save_array(tmp / "mean_argmax.npy", np.concatenate(att_mean) if att_mean else
-                   np.zeros((0, model.num_layers), np.int16))
-  for key, template in templates.items():
-    index = faiss.clone_index(template)
-    if vectors[key]:
-      index.add(np.concatenate(vectors[key]))
-    faiss.write_index(index, str(tmp / store.index_filename(*key)))
-  os.replace(tmp, shard_directory)
-  return sum(lengths)
+  outputs = shard_compute(model, [s.text for s in sentences], config)
+  return shard_write(shard_directory, outputs, sentences, first, templates)
