@@ -88,11 +88,13 @@ def run(args) -> int:
     json.dump(result, sys.stdout, ensure_ascii=False)
     print()
   elif args.csv:
+    from exbert_lit.corpus import export  # pylint: disable=g-import-not-at-top
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in result["ranking"]:
-      writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+      writer.writerow(export.guard_row(
+          {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}))
   else:
     print(format_ranking(result))
   return 0

@@ -89,9 +89,10 @@ def run(args) -> int:
     json.dump(result, sys.stdout, ensure_ascii=False)
     print()
   elif args.csv:
+    from exbert_lit.corpus import export  # pylint: disable=g-import-not-at-top
     writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(export.guard_row(row) for row in rows)
   else:
     print(format_result(result))
   return 0

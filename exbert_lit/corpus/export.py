@@ -123,6 +123,13 @@ def guard_cell(text: str) -> str:
   return text
 
 
+def guard_row(row: dict) -> dict:
+  """`row` with its text values guarded (guard_cell) and its numbers left as they are: for the
+  CSV of commands that write dict rows (`exbert-lit heads --csv`, `probe --csv`), whose labels
+  come from the corpus (a tag such as `-LRB-`)."""
+  return {k: guard_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 def to_csv(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
   """RFC 4180 CSV (CRLF line ends, fields quoted only when they hold a quote, a comma or a
   line break), as LIT's own CSV downloads write it; formula-like cells guarded (guard_cell)."""
