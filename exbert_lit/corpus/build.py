@@ -20,7 +20,7 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from exbert_lit.corpus import annotator
 from exbert_lit.corpus import engine as engine_lib
@@ -87,7 +87,7 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
   if config.index_type:  # a bad factory fails now, not after annotating the corpus
     for dim in (model.hidden_size, model.num_heads * model.head_dim):
       factories.make_index(config.index_type, dim)
-  words = None
+  staged = None   # (annotated sentences, index choice, trained templates), shards written
   if (engine is None and not (work / "sentences.jsonl").is_file()
       and os.environ.get("EXBERT_SPACY_BESIDE", "1") != "0"):   # "0": annotate first (A/B)
     if not _needs_split(corpus, config):   # else spaCy must split the records first
@@ -95,23 +95,22 @@ def build(model, corpus: str, out_dir: str | os.PathLike, config: BuildConfig = 
         with annotator.BackgroundAnnotation(corpus, config) as background:
           source = sources.open_corpus(corpus, config.corpus_format, config.text_field)
           words = stages.select_words(source, config)  # while the spaCy process starts
-          sentences = _build_beside_annotation(work, model, corpus, config, words, background,
-                                               progress, after_shard)
+          staged = _build_beside_annotation(work, model, corpus, config, words, background,
+                                            progress, after_shard)
       except _WordsDiffer as e:
         log.warning("%s; annotating first, then running the model", e)
         (work / "index.json").unlink(missing_ok=True)
         for name in ("trained", "shards"):
           shutil.rmtree(work / name, ignore_errors=True)
-        words = None
-  if words is None:
+  if staged is None:
     sentences = stages.annotate_stage(work, corpus, config, engine)
     choice = stages.index_stage(work, model, sentences, config)
     templates = stages.train_stage(work, model, sentences, config, choice)
     _run_shards(work, len(sentences), config, progress, after_shard,
                 lambda pending: (engine or run_shards_locally)(work, model, sentences, pending,
                                                                templates, config))
-  choice = stages.index_stage(work, model, sentences, config)
-  templates = stages.train_stage(work, model, sentences, config, choice)
+    staged = sentences, choice, templates
+  sentences, choice, templates = staged
   ranges = shard_ranges(len(sentences), config.shard_size)
   manifest = finish_lib.finish(out, work, model, sentences, config, choice, len(ranges), corpus,
                                list(templates))
@@ -134,11 +133,12 @@ class _WordsDiffer(Exception):
 
 def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: BuildConfig,
                              words: list, background: annotator.BackgroundAnnotation,
-                             progress: bool, after_shard) -> list:
+                             progress: bool, after_shard) -> tuple[list, Any, dict]:
   """The stages with spaCy in its own process (annotator.py) while the model runs: the index
   choice, training and every shard's forward use `words` (the tokenizer's sentences: the same
   texts and word counts the annotation gives); a shard is written once its labels are in.
-  Writes sentences.jsonl as annotate_stage does and returns the annotated sentences."""
+  Writes sentences.jsonl as annotate_stage does and returns the annotated sentences, the index
+  choice and the trained templates."""
   if not words:
     raise ExbertError(f"corpus {corpus!r} has no sentences")
 
@@ -178,7 +178,7 @@ def _build_beside_annotation(work: pathlib.Path, model, corpus: str, config: Bui
   if background.skipped:
     log.info("skipped %d sentences longer than %d words", background.skipped, config.max_words)
   stages.write_jsonl_atomic(work / "sentences.jsonl", (s.to_json() for s in sentences))
-  return sentences
+  return sentences, choice, templates
 
 
 def _run_shards(work: pathlib.Path, n_sentences: int, config: BuildConfig, progress: bool,
