@@ -9,7 +9,6 @@ opens the largest), and a `StoreHandle` lets a server switch to a larger store o
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 import re
@@ -105,11 +104,11 @@ def ensure_store(model, corpus: str = "brown", max_sentences: Optional[int] = 20
 
 
 def sentence_count(directory: os.PathLike) -> Optional[int]:
-  """Sentences of a finished store (its manifest's count), or None if it is not finished."""
+  """Sentences of a finished store (its manifest's count, read by store.read_manifest), or None
+  if it is not a finished store."""
   try:
-    manifest = json.loads((pathlib.Path(directory) / store.MANIFEST).read_text(encoding="utf-8"))
-    return int(manifest["counts"]["sentences"])
-  except (OSError, ValueError, KeyError, TypeError):
+    return int(store.read_manifest(pathlib.Path(directory))["counts"]["sentences"])
+  except store.StoreError:
     return None
 
 
