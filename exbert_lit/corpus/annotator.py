@@ -12,6 +12,7 @@ resumed build from an uninterrupted one). The child runs at a lower priority (NI
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -45,20 +46,12 @@ def main(argv: list[str]) -> int:
   corpus, config = argv[0], stages.BuildConfig(**json.loads(argv[1]))
   out = sys.stdout
   try:
-    kept, skipped = 0, 0
-    annotated = stages.annotate_corpus(corpus, config)
-    try:
-      for sentence in annotated:
-        if len(sentence.spans) > config.max_words:
-          skipped += 1
-          continue
+    skipped = [0]
+    kept = stages.kept_sentences(stages.annotate_corpus(corpus, config), config, skipped)
+    with contextlib.closing(kept):
+      for sentence in kept:
         out.write(json.dumps(sentence.to_json(), ensure_ascii=False) + "\n")
-        kept += 1
-        if config.max_sentences is not None and kept >= config.max_sentences:
-          break
-    finally:
-      annotated.close()
-    out.write(json.dumps({"end": skipped}) + "\n")
+    out.write(json.dumps({"end": skipped[0]}) + "\n")
   except BrokenPipeError:   # the driver has gone
     return 1
   except Exception as e:  # pylint: disable=broad-except  (re-raised in the driver)

@@ -143,16 +143,25 @@ def select_sentences(corpus: str, config: BuildConfig,
 def select(sentences: Iterator, config: BuildConfig) -> tuple[list, int]:
   """select_sentences' rule over any sentences with `spans` (annotated, or words alone):
   (the kept ones, how many were too long). `sentences` is closed once enough are taken."""
-  out, skipped = [], 0
+  skipped = [0]
+  return list(kept_sentences(sentences, config, skipped)), skipped[0]
+
+
+def kept_sentences(sentences: Iterator, config: BuildConfig, skipped: list[int]) -> Iterator:
+  """select's rule as a stream (the annotating child process writes each kept sentence as it
+  comes): yields the sentences of at most `config.max_words` words, the first
+  `config.max_sentences` of them, adding the longer ones to `skipped[0]`; `sentences` is
+  closed once enough are taken."""
+  taken = 0
   with contextlib.closing(sentences):
     for sentence in sentences:
       if len(sentence.spans) > config.max_words:
-        skipped += 1
+        skipped[0] += 1
         continue
-      out.append(sentence)
-      if config.max_sentences is not None and len(out) >= config.max_sentences:
-        break
-  return out, skipped
+      yield sentence
+      taken += 1
+      if config.max_sentences is not None and taken >= config.max_sentences:
+        return
 
 
 def select_words(source: sources.CorpusSource, config: BuildConfig
