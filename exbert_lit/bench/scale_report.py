@@ -78,16 +78,20 @@ def bound_table(details: dict) -> str:
           "(optimistic), and the score error std each layout makes\n" + "\n".join(lines))
 
 
+def _latency(name: str, f: dict, where: str) -> dict:
+  """One query kind's p50/p95 metric, with its recall@50, against the issue's goal."""
+  return bench.metric(f"{name} p50/p95", f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f}", "ms",
+                      "p50 <= 5 ms at 1M, recall@50 >= 0.95",
+                      f"recall@50 {f['recall@50']:.3f}; {where}")
+
+
 def metrics_of(details: dict) -> list[dict]:
   n, layer = details["tokens"], details["layer"]
   where = f"layer {layer}, {n:,} tokens, {details['queries']} real queries"
   out = []
   own = _name(details["factory"], details["search_params"] or "")
-  for label, f in details["store_figures"].items():
-    out.append(bench.metric(f"real store {own}: {label} p50/p95",
-                            f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f}", "ms",
-                            "p50 <= 5 ms at 1M, recall@50 >= 0.95",
-                            f"recall@50 {f['recall@50']:.3f}; {where}"))
+  out += [_latency(f"real store {own}: {label}", f, where)
+          for label, f in details["store_figures"].items()]
   b = details["bytes_per_token"]
   out.append(bench.metric("real store bytes per token, all layers, E + C", b["total"], "bytes",
                           "<= 8 KB", ", ".join(f"{part} {v:.0f}" for part, v in b.items()
@@ -98,11 +102,8 @@ def metrics_of(details: dict) -> list[dict]:
                           "768 / its width, + attention + table (bench.scale.store_bytes_per_token)"))
   for r in details["factories"]:
     name = _name(r["factory"], r["params"])
-    for label, f in r["queries"].items():
-      out.append(bench.metric(f"{name} on real vectors: {label} p50/p95",
-                              f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f}", "ms",
-                              "p50 <= 5 ms at 1M, recall@50 >= 0.95",
-                              f"recall@50 {f['recall@50']:.3f}; {where}"))
+    out += [_latency(f"{name} on real vectors: {label}", f, where)
+            for label, f in r["queries"].items()]
     t = r["bytes_per_token"]
     out.append(bench.metric(f"{name}: bytes per token, all layers", f"{t['store_dims']:.0f} / "
                             f"{t['bert_base_dims']:.0f}", "bytes", "<= 8 KB at bert-base dims",
